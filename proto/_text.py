@@ -1,0 +1,76 @@
+"""Frames that carry text or nothing: ACK (type 0), name (type 2) and message (type 3).
+
+Text is UTF-8 without a terminator; real traffic pads names with NULs, so text ends at the first NUL
+and everything from there on is reported as trailing bytes. Bytes that are not valid UTF-8 are
+replaced (U+FFFD), never an error: a name with one flipped bit is still worth showing.
+"""
+
+from typing import NamedTuple
+
+from fanet.proto._enums import FrameType
+from fanet.proto._errors import FrameError
+
+
+class Ack(NamedTuple):
+    """Type 0: acknowledges a unicast frame; it has no payload."""
+
+    @property
+    def frame_type(self) -> FrameType:
+        return FrameType.ACK
+
+
+class Name(NamedTuple):
+    """Type 2: the name of a pilot, a station or a device."""
+
+    name: str
+
+    @property
+    def frame_type(self) -> FrameType:
+        return FrameType.NAME
+
+
+class Message(NamedTuple):
+    """Type 3: a text message; sub-header 0 is a normal message."""
+
+    message: str
+    subheader: int = 0
+
+    @property
+    def frame_type(self) -> FrameType:
+        return FrameType.MESSAGE
+
+
+_ACK = Ack()  # no fields: one shared instance
+
+
+def _text_end(buf: bytes, start: int) -> int:
+    nul = buf.find(0, start)
+    return len(buf) if nul < 0 else nul
+
+
+def decode_ack(buf: bytes, start: int) -> tuple[Ack, int]:
+    return _ACK, start
+
+
+def encode_ack(p: Ack) -> bytes:
+    return b""
+
+
+def decode_name(buf: bytes, start: int) -> tuple[Name, int]:
+    end = _text_end(buf, start)
+    return Name(buf[start:end].decode("utf-8", "replace")), end
+
+
+def encode_name(p: Name) -> bytes:
+    return p.name.encode("utf-8")
+
+
+def decode_message(buf: bytes, start: int) -> tuple[Message, int]:
+    if len(buf) <= start:
+        raise FrameError("message.subheader", start, "truncated: 1 byte needed, 0 given")
+    end = _text_end(buf, start + 1)
+    return Message(buf[start + 1 : end].decode("utf-8", "replace"), buf[start]), end
+
+
+def encode_message(p: Message) -> bytes:
+    return bytes((p.subheader & 0xFF,)) + p.message.encode("utf-8")
