@@ -48,13 +48,15 @@ def decode_position(buf: bytes, offset: int) -> tuple[float, float]:
 # --- unsigned scaled byte: bit 7 = ×scale, bits 6..0 = value in steps ------------------------
 
 
+# Table values are rounded to 6 decimals so that 3 steps of 0.1 read 0.3, not 0.30000000000000004.
 def _unsigned_table(step: float, scale: int) -> tuple[float, ...]:
-    return tuple((b & 0x7F) * step * (scale if b & 0x80 else 1) for b in range(256))
+    return tuple(round((b & 0x7F) * step * (scale if b & 0x80 else 1), 6) for b in range(256))
 
 
 def _signed_table(step: float, scale: int) -> tuple[float, ...]:
     return tuple(
-        ((b & 0x7F) - (0x80 if b & 0x40 else 0)) * step * (scale if b & 0x80 else 1) for b in range(256)
+        round(((b & 0x7F) - (0x80 if b & 0x40 else 0)) * step * (scale if b & 0x80 else 1), 6)
+        for b in range(256)
     )
 
 
@@ -69,7 +71,8 @@ def _encode_signed(value: float, step: float, scale: int) -> int:
     steps = round_half_away(value / step)
     if -64 <= steps <= 63:
         return steps & 0x7F
-    return clamp(round_half_away(steps / scale), -64, 63) & 0x7F | 0x80
+    # Symmetric limits, as the firmware clamps (±31.5 m/s climb, ±252 m QNE offset).
+    return clamp(round_half_away(steps / scale), -63, 63) & 0x7F | 0x80
 
 
 SPEED_KMH = _unsigned_table(SPEED_STEP_KMH, 5)
@@ -117,6 +120,10 @@ def encode_heading(deg: float) -> int:
 def decode_altitude(word: int) -> int:
     """Bits 10..0 metres, bit 11 ×4."""
     return (word & 0x7FF) * 4 if word & 0x800 else word & 0x7FF
+
+
+ALTITUDE_M = tuple(decode_altitude(word) for word in range(4096))
+"""The low 12 bits of the type/altitude word → metres."""
 
 
 def encode_altitude(metres: float) -> int:

@@ -5,7 +5,8 @@ and everything from there on is reported as trailing bytes. Bytes that are not v
 replaced (U+FFFD), never an error: a name with one flipped bit is still worth showing.
 """
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from fanet.proto._enums import FrameType
 from fanet.proto._errors import FrameError
@@ -74,3 +75,11 @@ def decode_message(buf: bytes, start: int) -> tuple[Message, int]:
 
 def encode_message(p: Message) -> bytes:
     return bytes((p.subheader & 0xFF,)) + p.message.encode("utf-8")
+
+
+DECODERS: dict[int, Callable[[bytes, int], tuple[Any, int]]] = {
+    FrameType.ACK: decode_ack,
+    FrameType.NAME: decode_name,
+    FrameType.MESSAGE: decode_message,
+}
+ENCODERS: dict[type, Callable[[Any], bytes]] = {Ack: encode_ack, Name: encode_name, Message: encode_message}
