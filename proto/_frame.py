@@ -50,7 +50,7 @@ for _module in (_text, _tracking, _service, _landmark, _remote_config, _hardware
     _ENCODERS.update(_module.ENCODERS)
 
 _ACK_MODES = tuple(AckMode)
-_NO_EXTENSION = (AckMode.NONE, None, None, False)
+_NO_ACK = AckMode.NONE
 
 
 def _decode_general(buf: bytes) -> Frame:
@@ -59,39 +59,38 @@ def _decode_general(buf: bytes) -> Frame:
         raise FrameError("header", 0, f"truncated: 4 bytes needed, {size} given")
     head = buf[0]
     source = buf[1] << 16 | buf[3] << 8 | buf[2]
-    if head & 0x80:
-        if size < 5:
-            raise FrameError("extended_header", 4, "truncated: 1 byte needed, 0 given")
-        ext = buf[4]
-        start = 5
-        dest = signature = None
-        if ext & EXT_UNICAST:
-            if size < start + 3:
-                raise FrameError("dest", start, f"truncated: 3 bytes needed, {size - start} given")
-            dest = buf[5] << 16 | buf[7] << 8 | buf[6]
-            start = 8
-        if ext & EXT_SIGNATURE:
-            if size < start + 4:
-                raise FrameError("signature", start, f"truncated: 4 bytes needed, {size - start} given")
-            signature = int.from_bytes(buf[start : start + 4], "little")
-            start += 4
-        extension: tuple[AckMode, int | None, int | None, bool] = (
-            _ACK_MODES[ext >> EXT_ACK_SHIFT],
-            dest,
-            signature,
-            bool(ext & EXT_GEO_FORWARDED),
-        )
-    else:
-        start = 4
-        extension = _NO_EXTENSION
     decoder = _DECODERS[head & 0x3F]
+    if not head & 0x80:
+        if decoder is None:
+            return tuple.__new__(
+                Frame,
+                (source, UnknownPayload(head & 0x3F, buf[4:]), head > 0x3F, _NO_ACK, None, None, False, b""),
+            )
+        payload, end = decoder(buf, 4)
+        trailing = buf[end:] if end < size else b""
+        return tuple.__new__(Frame, (source, payload, head > 0x3F, _NO_ACK, None, None, False, trailing))
+    if size < 5:
+        raise FrameError("extended_header", 4, "truncated: 1 byte needed, 0 given")
+    ext = buf[4]
+    start = 5
+    dest = signature = None
+    if ext & EXT_UNICAST:
+        if size < start + 3:
+            raise FrameError("dest", start, f"truncated: 3 bytes needed, {size - start} given")
+        dest = buf[5] << 16 | buf[7] << 8 | buf[6]
+        start = 8
+    if ext & EXT_SIGNATURE:
+        if size < start + 4:
+            raise FrameError("signature", start, f"truncated: 4 bytes needed, {size - start} given")
+        signature = int.from_bytes(buf[start : start + 4], "little")
+        start += 4
     if decoder is None:
-        payload: Any = UnknownPayload(head & 0x3F, buf[start:])
-        end = size
+        payload, end = UnknownPayload(head & 0x3F, buf[start:]), size
     else:
         payload, end = decoder(buf, start)
     trailing = buf[end:] if end < size else b""
-    return tuple.__new__(Frame, (source, payload, bool(head & 0x40), *extension, trailing))
+    extension = (_ACK_MODES[ext >> EXT_ACK_SHIFT], dest, signature, bool(ext & EXT_GEO_FORWARDED))
+    return Frame(source, payload, bool(head & 0x40), *extension, trailing)
 
 
 # Indexed by the frame's first byte: the header byte decides whether a frame can take a fast path.
