@@ -4,6 +4,8 @@ Bytes in, typed records out, and back; no I/O, no clock. ``decode_frame`` raises
 :class:`FrameError`, whatever the input.
 """
 
+from fanet.proto._compressed import Point
+from fanet.proto._dict import frame_to_dict
 from fanet.proto._enums import DISTRESS_GROUND_TYPES, AckMode, AircraftType, FrameType, GroundType
 from fanet.proto._errors import FrameError
 from fanet.proto._frame import (
@@ -17,6 +19,17 @@ from fanet.proto._frame import (
     header_length,
     parse_address,
 )
+from fanet.proto._hardware import HardwareInfo, HardwareInfoLegacy
+from fanet.proto._landmark import Landmark, LandmarkLayer, LandmarkPoint, LandmarkSubtype, WindSectors
+from fanet.proto._remote_config import (
+    ConfigAck,
+    ConfigPosition,
+    ConfigRequest,
+    Geofence,
+    RemoteConfig,
+    ReplyFeature,
+)
+from fanet.proto._service import Service
 from fanet.proto._signature import compute_signature, sign, verify_signature
 from fanet.proto._text import Ack, Message, Name
 from fanet.proto._tracking import AirTracking, GroundTracking, Thermal
@@ -29,15 +42,30 @@ __all__ = [
     "AckMode",
     "AirTracking",
     "AircraftType",
+    "ConfigAck",
+    "ConfigPosition",
+    "ConfigRequest",
     "Frame",
     "FrameError",
     "FrameType",
+    "Geofence",
     "GroundTracking",
     "GroundType",
+    "HardwareInfo",
+    "HardwareInfoLegacy",
+    "Landmark",
+    "LandmarkLayer",
+    "LandmarkPoint",
+    "LandmarkSubtype",
     "Message",
     "Name",
+    "Point",
+    "RemoteConfig",
+    "ReplyFeature",
+    "Service",
     "Thermal",
     "UnknownPayload",
+    "WindSectors",
     "WrappedFrame",
     "compute_signature",
     "decode_frame",
@@ -45,6 +73,7 @@ __all__ = [
     "encode_header",
     "encode_payload",
     "format_address",
+    "frame_to_dict",
     "header_length",
     "parse_address",
     "sign",

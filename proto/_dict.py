@@ -13,13 +13,19 @@ from fanet.proto._enums import FrameType
 from fanet.proto._frame import Frame, UnknownPayload, format_address
 from fanet.proto._wrapper import WrappedFrame
 
+_ADDRESS_FIELDS = frozenset({"rx_address", "icao_address"})
+"""24-bit addresses inside payloads, printed as six hex digits like the frame's own addresses."""
 _NESTED: dict[int, str] = {FrameType.LANDMARK: "landmark", FrameType.REMOTE_CONFIG: "remote_config"}
 
 
 def plain(value: Any) -> Any:
     """Records, enums, dates, bytes and tuples → dicts, ints, strings and lists."""
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items() if v is not None}
+        return {
+            key: format_address(item) if key in _ADDRESS_FIELDS else plain(item)
+            for key, item in value._asdict().items()
+            if item is not None
+        }
     if isinstance(value, IntEnum):
         return int(value)
     if isinstance(value, (tuple, list)):
