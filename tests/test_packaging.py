@@ -28,7 +28,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None:
         pytest.fail("uv is needed to build the wheel: run the tests with `make test` (or `uv run pytest`)")
-    subprocess.run([uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (built,) = out.glob("fanet-*.whl")
     return built
 
@@ -50,12 +55,12 @@ def test_gateway_extra_leaves_out_the_server_stack(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         metadata = next(archive.read(n).decode() for n in archive.namelist() if n.endswith("METADATA"))
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
-    gateway = [line for line in requires if "extra == \"gateway\"" in line]
+    gateway = [line for line in requires if 'extra == "gateway"' in line]
     assert any("paho-mqtt" in line for line in gateway)
     assert any("pyserial" in line for line in gateway)
     for heavy in ("hypercorn", "quart", "redis"):
         assert not any(heavy in line for line in gateway), heavy
-        assert any(heavy in line and "extra == \"server\"" in line for line in requires), heavy
+        assert any(heavy in line and 'extra == "server"' in line for line in requires), heavy
 
 
 @pytest.mark.integration
