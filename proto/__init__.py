@@ -33,7 +33,7 @@ from fanet.proto._service import Service
 from fanet.proto._signature import compute_signature, sign, verify_signature
 from fanet.proto._text import Ack, Message, Name
 from fanet.proto._tracking import AirTracking, GroundTracking, Thermal
-from fanet.proto._wrapper import UNKNOWN_SIGNAL, WrappedFrame, unwrap, wrap
+from fanet.proto._wrapper import UNKNOWN_SIGNAL, ReceivedFrame, WrappedFrame, unwrap, wrap
 
 __all__ = [
     "DISTRESS_GROUND_TYPES",
@@ -60,6 +60,7 @@ __all__ = [
     "Message",
     "Name",
     "Point",
+    "ReceivedFrame",
     "RemoteConfig",
     "ReplyFeature",
     "Service",

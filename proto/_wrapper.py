@@ -27,6 +27,28 @@ class WrappedFrame(NamedTuple):
     raw: bytes
 
 
+class ReceivedFrame(NamedTuple):
+    """A raw frame with who received it and how: what crosses from the gateway to the server."""
+
+    station: str
+    """The receiving station's id (``<id>`` in ``fb/b/<id>/f``)."""
+    timestamp: float
+    """Unix seconds when the station received the frame (whole seconds on the wire)."""
+    rssi: int | None
+    snr: int | None
+    raw: bytes
+
+    @classmethod
+    def from_wrapped(cls, station: str, data: bytes | bytearray | memoryview) -> "ReceivedFrame":
+        """Parse an MQTT payload published by ``station``; raises :class:`FrameError` when short."""
+        timestamp, rssi, snr, raw = unwrap(data)
+        return cls(station, float(timestamp), rssi, snr, raw)
+
+    def wrapped(self) -> bytes:
+        """The MQTT payload a station publishes for this frame."""
+        return wrap(self.raw, int(self.timestamp), self.rssi, self.snr)
+
+
 def unwrap(data: bytes | bytearray | memoryview) -> WrappedFrame:
     """Split a wrapped frame; the raw frame is not decoded here."""
     if len(data) < WRAPPER_SIZE:

@@ -113,3 +113,14 @@ def test_signature_is_sha1_over_pseudo_header_payload_and_key() -> None:
     assert not verify_signature(raw, b"other")
     assert not verify_signature(encode_frame(Frame(0x110B90, Name("Bob"))), b"secret")
     assert compute_signature(2, 0x110B90, b"Bob", b"secret") == frame.signature
+
+
+def test_received_frame_round_trips_the_wrapper() -> None:
+    from fanet.proto import ReceivedFrame
+
+    received = ReceivedFrame.from_wrapped(
+        "8896672", bytes.fromhex("8986446888fffeff0111900b4caf411bc209a690030000")
+    )
+    assert received.station == "8896672"
+    assert (received.timestamp, received.rssi, received.snr) == (1749321353.0, -120, -2)
+    assert received.wrapped().hex() == "8986446888fffeff0111900b4caf411bc209a690030000"
