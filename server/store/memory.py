@@ -1,0 +1,284 @@
+"""The embedded store: the whole live world in this process, for a server on one machine.
+
+No server needed and nothing survives a restart. Objects of each kind sit in a grid of 1° cells, so an
+area query only looks at the cells its covering box touches, then checks each candidate exactly with
+the same rule the Redis store uses (:func:`~fanet.server.store.base.matches`). Tracks are sorted lists
+per pilot; the retained change window is a bounded deque; ``wait_for_changes`` sleeps on a
+``trio.Event`` that every ``apply`` sets. Every method is a Trio checkpoint and none blocks.
+"""
+
+import math
+import time
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from fanet.server.model import (
+    Action,
+    ApplyBatch,
+    BaseStation,
+    Change,
+    Kind,
+    LiveObject,
+    TrackPoint,
+    key_of,
+)
+from fanet.server.store.base import (
+    DEFAULT_OBJECT_TTL_S,
+    DEFAULT_RETAINED_CHANGES,
+    DEFAULT_TRACK_RETENTION_S,
+    Area,
+    Circle,
+    check_area,
+    check_batch,
+    coalesce,
+    matches,
+    tracks_by_pilot,
+)
+
+_Cell = tuple[int, int]
+CELL_DEG = 1.0
+"""Grid cell size: about 111 × 75 km in the Alps, so a 200 km query looks at a few dozen cells."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    obj: LiveObject
+    cell: _Cell
+    expires_at: float
+
+
+def _cell(lat: float, lon: float) -> _Cell:
+    return math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG)
+
+
+class _KindIndex:
+    """The live objects of one kind by key, with a grid of cells for area queries."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, _Entry] = {}
+        self.cells: dict[_Cell, dict[str, _Entry]] = {}
+        self.sweep_at = math.inf
+        """No entry expires before this (a lower bound, so queries need not look at every entry's)."""
+
+    def put(self, key: str, obj: LiveObject, expires_at: float) -> None:
+        entry = _Entry(obj, _cell(obj.lat, obj.lon), expires_at)
+        earlier = self.entries.get(key)
+        if earlier is not None and earlier.cell != entry.cell:
+            self._leave_cell(key, earlier.cell)
+        self.entries[key] = self.cells.setdefault(entry.cell, {})[key] = entry
+        self.sweep_at = min(self.sweep_at, expires_at)
+
+    def remove(self, key: str) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self._leave_cell(key, entry.cell)
+
+    def get(self, key: str, now: float) -> LiveObject | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at <= now:
+            self.remove(key)
+            return None
+        return entry.obj
+
+    def select(
+        self, area: Area | None, updated_since: float | None, min_quality: int | None, now: float
+    ) -> list[LiveObject]:
+        """What :func:`matches` selects among the live entries of the cells the area touches."""
+        if now >= self.sweep_at:
+            self._sweep(now)
+        return [
+            entry.obj
+            for entry in self._entries_near(area)
+            if matches(entry.obj, area, updated_since, min_quality)
+        ]
+
+    def _sweep(self, now: float) -> None:
+        for key in [key for key, entry in self.entries.items() if entry.expires_at <= now]:
+            self.remove(key)
+        self.sweep_at = min((entry.expires_at for entry in self.entries.values()), default=math.inf)
+
+    def _entries_near(self, area: Area | None) -> list[_Entry]:
+        if area is None:
+            return list(self.entries.values())
+        box = area.covering_bounds() if isinstance(area, Circle) else area
+        rows = range(math.floor(box.south / CELL_DEG), math.floor(box.north / CELL_DEG) + 1)
+        if box.west <= box.east:
+            columns = list(range(math.floor(box.west / CELL_DEG), math.floor(box.east / CELL_DEG) + 1))
+        else:  # across the antimeridian
+            columns = [
+                *range(math.floor(box.west / CELL_DEG), math.floor(180 / CELL_DEG) + 1),
+                *range(math.floor(-180 / CELL_DEG), math.floor(box.east / CELL_DEG) + 1),
+            ]
+        if len(rows) * len(columns) > len(self.cells):
+            return list(self.entries.values())  # looking up every cell would cost more than a scan
+        near: list[_Entry] = []
+        for row in rows:
+            for column in columns:
+                cell = self.cells.get((row, column))
+                if cell is not None:
+                    near.extend(cell.values())
+        return near
+
+    def _leave_cell(self, key: str, cell: _Cell) -> None:
+        entries = self.cells[cell]
+        del entries[key]
+        if not entries:
+            del self.cells[cell]
+
+
+class _Track:
+    """One pilot's points, oldest first, one per timestamp."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.points: list[TrackPoint] = []
+
+    def add(self, point: TrackPoint) -> None:
+        at = bisect_left(self.times, point.timestamp)
+        if at < len(self.times) and self.times[at] == point.timestamp:
+            self.points[at] = point
+        else:
+            self.times.insert(at, point.timestamp)
+            self.points.insert(at, point)
+
+    def drop_before(self, cutoff: float) -> int:
+        end = bisect_left(self.times, cutoff)
+        del self.times[:end], self.points[:end]
+        return end
+
+    def between(self, since: float, until: float | None) -> list[TrackPoint]:
+        start = bisect_left(self.times, since)
+        end = len(self.times) if until is None else bisect_right(self.times, until)
+        return self.points[start:end]
+
+
+class MemoryStore:
+    """The live world in memory (see the module docstring); the contract is :class:`~.base.Store`.
+
+    ``clock`` (unix seconds) only serves the objects' time-to-live.
+    """
+
+    name = "memory"
+
+    def __init__(
+        self,
+        *,
+        retained_changes: int = DEFAULT_RETAINED_CHANGES,
+        track_retention_s: float = DEFAULT_TRACK_RETENTION_S,
+        object_ttl_s: float | None = DEFAULT_OBJECT_TTL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if retained_changes < 1:
+            raise ValueError(f"retained_changes must be at least 1, not {retained_changes}")
+        self.track_retention_s = track_retention_s
+        self.object_ttl_s = object_ttl_s
+        self._clock = clock
+        self._kinds = {kind: _KindIndex() for kind in Kind}
+        self._tracks: dict[int, _Track] = {}
+        self._stations: dict[str, BaseStation] = {}
+        self._changes: deque[Change] = deque(maxlen=retained_changes)
+        self._sequence = 0
+        self._changed = trio.Event()
+
+    async def apply(self, batch: ApplyBatch) -> list[Change]:
+        await trio.lowlevel.checkpoint()
+        check_batch(batch)
+        expires_at = math.inf if self.object_ttl_s is None else self._clock() + self.object_ttl_s
+        stamped: list[Change] = []
+        for pending in coalesce(batch.changes):
+            index, key = self._kinds[pending.kind], key_of(pending.obj)
+            if pending.action is Action.REMOVE:
+                index.remove(key)
+            else:
+                index.put(key, pending.obj, expires_at)
+            self._sequence += 1
+            stamped.append(Change(self._sequence, pending.action, pending.obj, pending.time, pending.urgent))
+        for addr, points in tracks_by_pilot(batch.track_points).items():
+            track = self._tracks.setdefault(addr, _Track())
+            for point in points:
+                track.add(point)
+            track.drop_before(track.times[-1] - self.track_retention_s)
+        for station in batch.base_stations:
+            self._stations[station.station_id] = station
+        if stamped:
+            self._changes.extend(stamped)
+            self._changed.set()
+            self._changed = trio.Event()
+        return stamped
+
+    async def objects(
+        self,
+        kind: Kind,
+        area: Area | None = None,
+        *,
+        updated_since: float | None = None,
+        min_quality: int | None = None,
+    ) -> list[LiveObject]:
+        await trio.lowlevel.checkpoint()
+        check_area(area)
+        return self._kinds[kind].select(area, updated_since, min_quality, self._clock())
+
+    async def get(self, kind: Kind, key: str) -> LiveObject | None:
+        await trio.lowlevel.checkpoint()
+        return self._kinds[kind].get(key, self._clock())
+
+    async def track(self, addr: int, since: float, until: float | None = None) -> list[TrackPoint]:
+        await trio.lowlevel.checkpoint()
+        track = self._tracks.get(addr)
+        return [] if track is None else track.between(since, until)
+
+    async def trim_tracks(self, older_than: float) -> int:
+        await trio.lowlevel.checkpoint()
+        dropped = 0
+        for addr, track in list(self._tracks.items()):
+            dropped += track.drop_before(older_than)
+            if not track.times:
+                del self._tracks[addr]
+        return dropped
+
+    async def base_stations(self) -> list[BaseStation]:
+        await trio.lowlevel.checkpoint()
+        return [self._stations[station_id] for station_id in sorted(self._stations)]
+
+    async def current_sequence(self) -> int:
+        await trio.lowlevel.checkpoint()
+        return self._sequence
+
+    async def changes_since(self, sequence: int, limit: int = 1000) -> list[Change] | None:
+        await trio.lowlevel.checkpoint()
+        return self._changes_since(sequence, limit)
+
+    async def wait_for_changes(
+        self, after: int, timeout_s: float, *, limit: int = 1000
+    ) -> list[Change] | None:
+        await trio.lowlevel.checkpoint()
+        changes = self._changes_since(after, limit)
+        with trio.move_on_after(timeout_s):
+            while changes == []:
+                await self._changed.wait()
+                changes = self._changes_since(after, limit)
+        return changes
+
+    async def ping(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    def _changes_since(self, sequence: int, limit: int) -> list[Change] | None:
+        if sequence > self._sequence:
+            return None
+        if sequence == self._sequence:
+            return []
+        first = self._changes[0].sequence
+        if sequence < first - 1:
+            return None
+        start = sequence + 1 - first
+        end = min(start + max(limit, 1), len(self._changes))
+        return [self._changes[i] for i in range(start, end)]
