@@ -8,6 +8,7 @@ import click
 from fanet import __version__
 from fanet.decode import decode
 from fanet.demo import demo
+from fanet.hardware.commands import record, replay, simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +19,9 @@ def cli() -> None:
 
 cli.add_command(decode)
 cli.add_command(demo)
+cli.add_command(record)
+cli.add_command(replay)
+cli.add_command(simulate)
 
 
 def main() -> None:
