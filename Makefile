@@ -32,8 +32,8 @@ typecheck: setup
 unit: setup-services
 	$(RUN) pytest $(PYTEST_ARGS)
 
-bench: setup               ## benchmarks (figures as ratios to a baseline measured in the same run)
-	$(RUN) python bench/codec.py
+bench: setup-services               ## benchmarks (figures as ratios to a baseline measured in the same run)
+	$(RUN) python bench/run_all.py $(BENCH_ARGS)
 
 proto: setup               ## regenerate the client API module from proto/fanet.proto
 	$(RUN) python scripts/gen_proto.py

@@ -1,0 +1,59 @@
+"""``make bench``: every benchmark in one run, each printing its figure beside its own baseline.
+
+Starts a throw-away redis-server and mosquitto (the same helpers the tests use) on free loopback
+ports, runs the benchmark scripts one after the other as subprocesses, and stops the servers.
+Figures are ratios against a baseline measured in the same run: these machines are shared.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+BENCH = Path(__file__).parent
+sys.path.insert(0, str(BENCH.parent / "tests"))
+
+from services import start_mosquitto, start_redis  # noqa: E402 - the tests' service helpers
+
+
+def run(title: str, *args: str) -> int:
+    print(f"\n=== {title}", flush=True)
+    return subprocess.run([sys.executable, *args], check=False).returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of the benchmarks)")
+    args = parser.parse_args()
+    quick = args.quick
+    failures = 0
+    failures += run(
+        "codec", str(BENCH / "codec.py"), *(["--frames", "20000", "--rounds", "2"] if quick else [])
+    )
+    failures += run(
+        "pipeline", str(BENCH / "pipeline.py"), *(["--frames", "20000", "--rounds", "2"] if quick else [])
+    )
+    with tempfile.TemporaryDirectory(prefix="fanet-bench-") as tmp:
+        root = Path(tmp)
+        (root / "redis").mkdir()
+        (root / "mqtt").mkdir()
+        with start_redis(root / "redis") as redis_server, start_mosquitto(root / "mqtt") as broker:
+            failures += run(
+                "store",
+                str(BENCH / "store.py"),
+                "--redis",
+                redis_server.url,
+                *(["--batches", "40", "--rounds", "5"] if quick else []),
+            )
+            failures += run(
+                "mqtt client",
+                str(BENCH / "mqtt_throughput.py"),
+                broker.url,
+                *(["--count", "2000", "--rounds", "1"] if quick else []),
+            )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
