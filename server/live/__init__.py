@@ -1,0 +1,1 @@
+"""Live updates: region matching, per-client state and the WebSocket listener."""
