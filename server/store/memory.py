@@ -276,6 +276,8 @@ class MemoryStore:
             return None
         if sequence == self._sequence:
             return []
+        if not self._changes:  # everything retained has been trimmed away
+            return None
         first = self._changes[0].sequence
         if sequence < first - 1:
             return None

@@ -71,3 +71,14 @@ def test_demo_decodes_the_bundled_frames() -> None:
     assert result.returncode == 0
     assert result.stdout.count('"type":') == len(REAL)
     assert "error" not in result.stdout
+
+
+def test_a_command_whose_extra_is_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from fanet import main
+
+    monkeypatch.setitem(main._COMMANDS, "ghost", ("fanet_no_such_dependency_xyz", "ghost", "server"))
+    result = CliRunner().invoke(main.cli, ["ghost"])
+    assert result.exit_code == 1
+    assert "pip install 'fanet[server]'" in result.output

@@ -1,0 +1,140 @@
+"""Live updates on the wire: each update encoded once, however many clients receive it.
+
+Building protobuf messages in Python is what costs (serialising is cheap), so a change is turned into
+bytes once: :class:`UpdateCodec` keeps the encoded object (``Update.data``) per (kind, key, sequence),
+and every :class:`PendingUpdate` — one change as one action, shared by all the clients owed it —
+memoises its framed ``Update``. A batch is then the concatenation of those frames with the envelope's
+tag and length in front (:meth:`UpdateCodec.batch`): no message objects per client, and nothing for the
+cyclic garbage collector (bytes and str are not tracked).
+
+The JSON mirror is built the same way from memoised fragments. Its ``Update.data`` is the object as JSON
+(``{"addr": 1117072, ...}``), not base64 of the protobuf bytes, so that a client without protobuf can
+read it; everything else is what ``json_format`` prints for the message.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fanet.proto import fanet_pb2 as pb
+from fanet.server.api.messages import UPDATE_TYPES, identity_message, object_message, to_dict
+from fanet.server.model import Action, Kind, LiveObject
+
+MAX_BATCH_UPDATES = 100
+"""The contract's bound on the updates in one ``UpdateBatch``."""
+
+_Slot = tuple[Kind, str, int]
+_T = TypeVar("_T")
+_ACTION_NAMES = {action: pb.Action.Name(action.value) for action in Action}  # type: ignore[arg-type]
+_TYPE_NAMES = {kind: pb.UpdateType.Name(value) for kind, value in UPDATE_TYPES.items()}
+_BATCH_UPDATE_TAG = b"\x0a"  # UpdateBatch.updates: field 1, length-delimited
+_BATCH_TIMESTAMP_TAG = b"\x10"  # UpdateBatch.timestamp: field 2, varint
+_SERVER_BATCH_TAG = b"\x12"  # ServerMessage.batch: field 2, length-delimited
+
+
+@dataclass(eq=False, slots=True)
+class PendingUpdate:
+    """One change as one action (the client-relative ADD/UPDATE/REMOVE), shared by every client owed it.
+
+    ``obj`` is the object's state after the change; ``None`` when only its identity is known (a
+    ``REMOVE`` for an object whose last state is gone). Compared by identity: two clients owed the same
+    change with the same action hold the same instance, and its encodings are made once.
+    """
+
+    kind: Kind
+    key: str
+    action: Action
+    sequence: int
+    obj: LiveObject | None
+    urgent: bool = False
+    wire: bytes | None = None
+    """The ``UpdateBatch.updates`` field (tag, length, ``Update``), once encoded."""
+    text: str | None = None
+    """The ``Update``'s JSON mirror, once encoded."""
+
+
+class UpdateCodec:
+    """Encodes updates and batches, caching the encoded object data of recent changes.
+
+    The cache keeps ``capacity`` entries per format and forgets the oldest first: a change is wanted by
+    its clients within a batching interval, or by a client resuming soon after.
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._data: dict[_Slot, bytes] = {}
+        self._json: dict[_Slot, str] = {}
+
+    def data(self, update: PendingUpdate) -> bytes:
+        """``Update.data``: the encoded object (cached per kind, key and sequence)."""
+        slot = (update.kind, update.key, update.sequence)
+        found = self._data.get(slot)
+        if found is None:
+            found = self._message(update).SerializeToString()
+            self._remember(self._data, slot, found)
+        return found
+
+    def data_json(self, update: PendingUpdate) -> str:
+        """The object as JSON text (cached per kind, key and sequence)."""
+        slot = (update.kind, update.key, update.sequence)
+        found = self._json.get(slot)
+        if found is None:
+            found = _dumps(to_dict(self._message(update)))
+            self._remember(self._json, slot, found)
+        return found
+
+    def wire(self, update: PendingUpdate) -> bytes:
+        if update.wire is None:
+            encoded = pb.Update(
+                type=UPDATE_TYPES[update.kind],
+                action=update.action.value,  # type: ignore[arg-type]
+                data=self.data(update),
+                sequence=update.sequence,
+            ).SerializeToString()
+            update.wire = _BATCH_UPDATE_TAG + _varint(len(encoded)) + encoded
+        return update.wire
+
+    def text(self, update: PendingUpdate) -> str:
+        if update.text is None:
+            update.text = (
+                f'{{"type":"{_TYPE_NAMES[update.kind]}","action":"{_ACTION_NAMES[update.action]}",'
+                f'"data":{self.data_json(update)},"sequence":"{update.sequence}"}}'
+            )
+        return update.text
+
+    def batch(self, updates: list[PendingUpdate], timestamp_s: int, *, as_json: bool) -> bytes | str:
+        """One ``ServerMessage`` holding an ``UpdateBatch`` of these updates (at most 100), as a frame."""
+        if len(updates) > MAX_BATCH_UPDATES:
+            raise ValueError(f"a batch holds at most {MAX_BATCH_UPDATES} updates, not {len(updates)}")
+        if as_json:
+            body = ",".join([self.text(update) for update in updates])
+            return f'{{"batch":{{"updates":[{body}],"timestamp":"{timestamp_s}"}}}}'
+        parts = [self.wire(update) for update in updates]
+        if timestamp_s:
+            parts.append(_BATCH_TIMESTAMP_TAG + _varint(timestamp_s))
+        body_bytes = b"".join(parts)
+        return _SERVER_BATCH_TAG + _varint(len(body_bytes)) + body_bytes
+
+    def _remember(self, cache: dict[_Slot, _T], slot: _Slot, value: _T) -> None:
+        if len(cache) >= self.capacity:
+            del cache[next(iter(cache))]
+        cache[slot] = value
+
+    @staticmethod
+    def _message(update: PendingUpdate) -> pb.Pilot | pb.GroundObject | pb.Thermal | pb.Station:
+        return identity_message(update.kind, update.key) if update.obj is None else object_message(update.obj)
+
+
+def _varint(value: int) -> bytes:
+    if value < 0:
+        value += 1 << 64  # int64 as protobuf encodes it
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

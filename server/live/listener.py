@@ -1,0 +1,335 @@
+"""The WebSocket listener: ``/ws/v1/updates`` on its own trio-websocket server, in the server's nursery.
+
+Tasks (all inside :func:`serve_websockets`):
+- the fan-out task follows the store's change stream (``wait_for_changes``, so every replica sharing a
+  Redis serves every change, in sequence order) and hands it to the :class:`~.hub.Hub`;
+- per connection, a receive loop (client messages into the :class:`~.subscriber.Subscriber`), one sender
+  task (frames out: it sleeps until the subscriber's next deadline or its wake-up, and a send that takes
+  longer than ``max_lag_s`` closes the connection with 1001 — one slow client never holds up another, and
+  what it is owed is bounded by its outbox), and a sync task while the client is being caught up
+  (snapshot or replay from the store, at most ``sync_concurrency`` at once).
+
+Shutdown: when the task running :func:`serve_websockets` is cancelled, it stops accepting, stops following,
+sends every client a close frame with 1001 and waits up to ``close_grace_s`` for them to answer, then
+cancels what is left. The connection tasks sit in a shielded scope until then, so the outer cancellation
+does not tear them down before their close frame is out.
+
+Time: the core runs on unix seconds derived from Trio's clock (:class:`LiveClock`), so tests can drive it
+with the mock clock.
+"""
+
+import gc
+import json
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
+
+from fanet.server.live.hub import Hub
+from fanet.server.live.region import Region
+from fanet.server.live.settings import LiveSettings
+from fanet.server.live.subscriber import CLOSE_GOING_AWAY, Close, Resubscribe, Subscriber
+from fanet.server.model import Kind
+from fanet.server.store import Store, StoreUnavailable
+
+PATH = "/ws/v1/updates"
+CLOSE_INTERNAL_ERROR = 1011
+
+log = structlog.get_logger("fanet.live")
+
+
+class LiveClock:
+    """Unix seconds that advance with Trio's clock (the wall clock's offset is taken once)."""
+
+    def __init__(self) -> None:
+        self.offset = time.time() - trio.current_time()
+
+    def now(self) -> float:
+        return trio.current_time() + self.offset
+
+    def to_trio(self, unix_s: float) -> float:
+        return unix_s - self.offset
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatesRequest:
+    """What the URL of a connection asks for."""
+
+    region: Region
+    as_json: bool
+    last_sequence: int
+    token: str | None
+
+
+class BadRequest(ValueError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def parse_request(target: str) -> UpdatesRequest:
+    """``/ws/v1/updates?lat&lon&radius[&token][&format=json][&last_sequence]``, or :class:`BadRequest`
+    naming the parameter. ``last_sequence`` (our extension) resumes without racing the first snapshot."""
+    url = urllib.parse.urlsplit(target)
+    if url.path != PATH:
+        raise BadRequest(404, "not_found", f"no WebSocket at {url.path}; updates are at {PATH}")
+    query = dict(urllib.parse.parse_qsl(url.query))
+    numbers = {}
+    for name in ("lat", "lon", "radius"):
+        try:
+            numbers[name] = float(query[name])
+        except KeyError:
+            raise BadRequest(400, "invalid_parameter", f"{name} is missing") from None
+        except ValueError:
+            raise BadRequest(400, "invalid_parameter", f"{name}={query[name]!r} is not a number") from None
+    try:
+        region = Region.around(numbers["lat"], numbers["lon"], numbers["radius"])
+    except ValueError as error:
+        raise BadRequest(400, "invalid_parameter", str(error)) from None
+    fmt = query.get("format", "protobuf")
+    if fmt not in ("protobuf", "json"):
+        raise BadRequest(400, "invalid_parameter", f"format={fmt!r}: use protobuf (default) or json")
+    last = query.get("last_sequence", "0")
+    if not last.isdigit():
+        raise BadRequest(400, "invalid_parameter", f"last_sequence={last!r} is not a sequence number")
+    return UpdatesRequest(region, fmt == "json", int(last), query.get("token"))
+
+
+async def serve_websockets(
+    hub: Hub,
+    store: Store,
+    settings: LiveSettings,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve live updates until cancelled; reports the bound port through ``task_status``.
+
+    On cancellation every client gets a 1001 close frame first (see the module docstring); returns only
+    by raising the cancellation.
+    """
+    listener = UpdatesListener(hub, store, settings)
+    async with trio.open_nursery() as guard:
+        stopping = trio.Event()
+        guard.start_soon(_set_on_cancel, stopping)
+        with trio.CancelScope(shield=True):
+            await listener.run(stopping, task_status)
+
+
+async def _set_on_cancel(event: trio.Event) -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        event.set()
+
+
+class _Connection:
+    """The I/O side of one subscriber: its socket, wake-up event and task scopes."""
+
+    def __init__(self, ws: WebSocketConnection) -> None:
+        self.ws = ws
+        self.event = trio.Event()
+        self.sync_scope: trio.CancelScope | None = None
+
+    def wake(self) -> None:
+        self.event.set()
+
+
+class UpdatesListener:
+    """Serves ``/ws/v1/updates`` for one hub (see the module docstring); :meth:`handle` serves one
+    WebSocket request, whatever stream it came on (tests use in-memory streams)."""
+
+    def __init__(self, hub: Hub, store: Store, settings: LiveSettings) -> None:
+        self.hub, self.store, self.settings = hub, store, settings
+        self.clock = LiveClock()
+        self._sync_limiter = trio.CapacityLimiter(settings.sync_concurrency)
+        self._open = 0
+        self._all_gone = trio.Event()
+
+    async def run(self, stopping: trio.Event, task_status: trio.TaskStatus[int]) -> None:
+        settings = self.settings
+        self.hub.start(await self.store.current_sequence())
+        listeners = await trio.open_tcp_listeners(settings.port, host=settings.host)
+        port = listeners[0].socket.getsockname()[1]
+        async with trio.open_nursery() as nursery:
+            server = WebSocketServer(
+                self.handle,
+                listeners,
+                handler_nursery=nursery,
+                max_message_size=settings.max_frame_bytes,
+                disconnect_timeout=settings.close_grace_s,
+            )
+            accepting = await _start_cancellable(nursery, server.run)
+            following = await _start_cancellable(nursery, self._follow)
+            log.info("websocket listener ready", host=settings.host, port=port, path=PATH)
+            if settings.freeze_gc:
+                gc.freeze()  # start-up objects live for good: the collector need not scan them again
+            task_status.started(port)
+            await stopping.wait()
+            accepting.cancel()
+            following.cancel()
+            log.info("closing websocket clients", clients=len(self.hub.subscribers))
+            for subscriber in list(self.hub.subscribers):
+                subscriber.close(CLOSE_GOING_AWAY, "server shutting down")
+            with trio.move_on_after(settings.close_grace_s + 0.5):
+                if self._open:
+                    await self._all_gone.wait()
+            nursery.cancel_scope.cancel()
+
+    # --- the change stream -----------------------------------------------------------------------------
+
+    async def _follow(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Hand every change of the store's stream to the hub, in order; a gap (the hub fell out of the
+        store's window, or the store was reset) restarts the hub, which closes its clients so they resume."""
+        task_status.started()
+        backoff = 0.1
+        while True:
+            try:
+                changes = await self.store.wait_for_changes(self.hub.position, self.settings.follow_timeout_s)
+                if changes is None:
+                    position = await self.store.current_sequence()
+                    log.warning(
+                        "change stream gap; clients will resume", after=self.hub.position, now=position
+                    )
+                    self.hub.start(position)
+                    continue
+            except StoreUnavailable as error:
+                log.warning("store unavailable; retrying", error=str(error), retry_in_s=backoff)
+                await trio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.1
+            if changes:
+                self.hub.publish(changes, self.clock.now())
+
+    # --- one connection ----------------------------------------------------------------------------------
+
+    async def handle(self, request: WebSocketRequest) -> None:
+        try:
+            wanted = parse_request(request.path)
+        except BadRequest as error:
+            body = json.dumps({"code": error.code, "message": str(error)}).encode()
+            await request.reject(
+                error.status, extra_headers=[(b"content-type", b"application/json")], body=body
+            )
+            return
+        ws = await request.accept()
+        connection = _Connection(ws)
+        subscriber = self.hub.connect(
+            wanted.region, as_json=wanted.as_json, now=self.clock.now(), wakeup=connection.wake
+        )
+        self._open += 1
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._send, connection, subscriber, nursery.cancel_scope)
+                self._start_sync(
+                    nursery, connection, subscriber, Resubscribe(wanted.region, wanted.last_sequence)
+                )
+                await self._receive(connection, subscriber, nursery)
+        except Exception:
+            # A bug must cost one connection, not the server.
+            log.exception("websocket connection failed", client=subscriber.ident)
+            with trio.move_on_after(self.settings.close_grace_s):
+                await ws.aclose(CLOSE_INTERNAL_ERROR, "internal error")
+        finally:
+            self.hub.disconnect(subscriber)
+            self._open -= 1
+            if not self._open:
+                self._all_gone.set()
+                self._all_gone = trio.Event()
+
+    async def _receive(self, connection: _Connection, subscriber: Subscriber, nursery: trio.Nursery) -> None:
+        while True:
+            try:
+                data = await connection.ws.get_message()
+            except ConnectionClosed:
+                nursery.cancel_scope.cancel()
+                return
+            outcome = subscriber.receive(data, self.clock.now())
+            if isinstance(outcome, Resubscribe):
+                self._start_sync(nursery, connection, subscriber, outcome, respond=True)
+
+    async def _send(self, connection: _Connection, subscriber: Subscriber, scope: trio.CancelScope) -> None:
+        """The connection's only writer: frames as the subscriber releases them, then its close."""
+        ws = connection.ws
+        try:
+            while True:
+                if connection.event.is_set():
+                    connection.event = trio.Event()
+                frame = subscriber.next_frame(self.clock.now())
+                if isinstance(frame, Close):
+                    break
+                if frame is None:
+                    with trio.move_on_at(self.clock.to_trio(subscriber.wake_at())):
+                        await connection.event.wait()
+                    continue
+                with trio.move_on_after(self.settings.max_lag_s) as lagging:
+                    await ws.send_message(frame)
+                if lagging.cancelled_caught:
+                    subscriber.close(CLOSE_GOING_AWAY, "too far behind; resume")
+                    break
+        except ConnectionClosed:
+            scope.cancel()
+            return
+        closing = subscriber.closing
+        assert closing is not None
+        log.debug("closing websocket", client=subscriber.ident, code=closing.code, reason=closing.reason)
+        with trio.move_on_after(self.settings.close_grace_s):
+            await ws.aclose(closing.code, closing.reason)
+        scope.cancel()
+
+    def _start_sync(
+        self,
+        nursery: trio.Nursery,
+        connection: _Connection,
+        subscriber: Subscriber,
+        request: Resubscribe,
+        *,
+        respond: bool = False,
+    ) -> None:
+        if connection.sync_scope is not None:
+            connection.sync_scope.cancel()  # the hub ignores a superseded sync; this only saves the reads
+        connection.sync_scope = scope = trio.CancelScope()
+        nursery.start_soon(self._sync, subscriber, request, respond, scope)
+
+    async def _sync(
+        self, subscriber: Subscriber, request: Resubscribe, respond: bool, scope: trio.CancelScope
+    ) -> None:
+        """Catch the subscriber up to ``request.region`` from the store (see :class:`~.hub.Sync`)."""
+        with scope:
+            async with self._sync_limiter:
+                sync = self.hub.begin_sync(subscriber, request.region, request.last_sequence, respond=respond)
+                try:
+                    if sync.replay_after is not None:
+                        cursor = sync.replay_after
+                        while cursor < sync.base:
+                            changes = await self.store.changes_since(cursor)
+                            if not changes:  # None: left the window (or the store was reset)
+                                self.hub.replay_unavailable(sync)
+                                break
+                            if not self.hub.add_replayed(sync, changes):
+                                return
+                            cursor = changes[-1].sequence
+                    circle = sync.region.circle
+                    objects = [obj for kind in Kind for obj in await self.store.objects(kind, circle)]
+                    sequence = await self.store.current_sequence()
+                except StoreUnavailable as error:
+                    log.warning("store unavailable for a snapshot", client=subscriber.ident, error=str(error))
+                    subscriber.close(CLOSE_INTERNAL_ERROR, "store unavailable; try again shortly")
+                    return
+                self.hub.finish_sync(sync, objects, sequence, self.clock.now())
+
+
+async def _start_cancellable(nursery: trio.Nursery, run: Callable[[], Awaitable[object]]) -> trio.CancelScope:
+    """Start ``run()`` in the nursery inside a cancel scope of its own, and return that scope."""
+
+    async def scoped(*, task_status: trio.TaskStatus[trio.CancelScope]) -> None:
+        with trio.CancelScope() as scope:
+            task_status.started(scope)
+            await run()
+
+    scope: trio.CancelScope = await nursery.start(scoped)
+    return scope

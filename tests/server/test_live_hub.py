@@ -1,0 +1,460 @@
+"""The fan-out core without I/O: routing, client-relative actions, coalescing, batching, urgency,
+resubscription and resume — checked against a model of what the client should end up seeing."""
+
+from collections.abc import Iterable
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fanet.proto import AircraftType, GroundType
+from fanet.proto import fanet_pb2 as pb
+from fanet.server.api.updates import MAX_BATCH_UPDATES
+from fanet.server.live.hub import Hub
+from fanet.server.live.outbox import compose
+from fanet.server.live.region import Region, cell_of
+from fanet.server.live.settings import LiveSettings
+from fanet.server.live.subscriber import Close, Subscriber
+from fanet.server.model import Action, Change, GroundObject, Kind, LiveObject, Pilot
+
+T0 = 1_750_000_000.0
+CENTRE = (46.0, 8.0)
+REGION = Region.around(*CENTRE, 20)
+# Positions by zone: in the region, just outside it (within its cells), far away.
+INSIDE = [(46.0, 8.0), (46.1, 8.1), (45.9, 7.85), (46.15, 8.0)]
+NEAR = [(46.0, 8.3), (46.2, 8.0), (45.8, 7.8)]
+FAR = [(47.5, 10.0), (44.0, 6.0)]
+assert all(REGION.contains(*p) for p in INSIDE)
+assert all(REGION.covers(cell_of(*p)) and not REGION.contains(*p) for p in NEAR)
+assert not any(REGION.covers(cell_of(*p)) for p in FAR)
+
+
+def pilot(addr: int, lat: float, lon: float, t: float = T0) -> Pilot:
+    return Pilot(addr, lat, lon, 1500, AircraftType.PARAGLIDER, 30.0, 1.0, 90.0, True, t, f"p{addr}")
+
+
+class World:
+    """The store's side of the story: objects and the numbered changes that made them."""
+
+    def __init__(self) -> None:
+        self.objects: dict[int, LiveObject] = {}
+        self.log: list[Change] = []
+
+    @property
+    def sequence(self) -> int:
+        return len(self.log)
+
+    def move(self, addr: int, lat: float, lon: float, *, urgent: bool = False) -> Change:
+        action = Action.UPDATE if addr in self.objects else Action.ADD
+        obj = pilot(addr, lat, lon, T0 + self.sequence)
+        self.objects[addr] = obj
+        return self._log(action, obj, urgent)
+
+    def put(self, obj: LiveObject, *, urgent: bool = False) -> Change:
+        action = Action.UPDATE if obj.addr in self.objects else Action.ADD
+        self.objects[obj.addr] = obj
+        return self._log(action, obj, urgent)
+
+    def remove(self, addr: int) -> Change:
+        return self._log(Action.REMOVE, self.objects.pop(addr), False)
+
+    def in_region(self, region: Region) -> dict[int, tuple[float, float]]:
+        return {a: (o.lat, o.lon) for a, o in self.objects.items() if region.contains(o.lat, o.lon)}
+
+    def since(self, sequence: int) -> list[Change]:
+        return self.log[sequence:]
+
+    def _log(self, action: Action, obj: LiveObject, urgent: bool) -> Change:
+        change = Change(self.sequence + 1, action, obj, T0, urgent)
+        self.log.append(change)
+        return change
+
+
+class Client:
+    """What a map client does with the frames: keeps a view, and checks every action makes sense."""
+
+    def __init__(self) -> None:
+        self.view: dict[int, tuple[float, float]] = {}
+        self.updates: list[pb.Update] = []
+        self.messages: list[pb.ServerMessage] = []
+        self.closed: Close | None = None
+
+    def drain(self, subscriber: Subscriber, now: float, *, lenient: bool = False) -> list[pb.Update]:
+        """Everything the subscriber sends at ``now``; ``lenient`` allows what a resumed client may get
+        (UPDATE for an object it does not have, REMOVE for one it never had)."""
+        got: list[pb.Update] = []
+        while (frame := subscriber.next_frame(now)) is not None:
+            if isinstance(frame, Close):
+                self.closed = frame
+                break
+            assert isinstance(frame, bytes)
+            message = pb.ServerMessage.FromString(frame)
+            self.messages.append(message)
+            if message.WhichOneof("message") == "error" and message.error.code == "resume_unavailable":
+                self.view.clear()
+            if message.WhichOneof("message") != "batch":
+                continue
+            batch = list(message.batch.updates)
+            assert 0 < len(batch) <= MAX_BATCH_UPDATES
+            assert [u.sequence for u in batch] == sorted(u.sequence for u in batch)
+            for update in batch:
+                self.apply(update, lenient=lenient)
+            got.extend(batch)
+        self.updates.extend(got)
+        return got
+
+    def apply(self, update: pb.Update, *, lenient: bool) -> None:
+        obj = pb.Pilot.FromString(update.data)
+        known = obj.addr in self.view
+        if update.action == pb.ACTION_ADD:
+            assert not known, f"ADD for {obj.addr}, which the client has"
+        elif not lenient:
+            assert known, f"{pb.Action.Name(update.action)} for {obj.addr}, which the client does not have"
+        if update.action == pb.ACTION_REMOVE:
+            self.view.pop(obj.addr, None)
+        else:
+            self.view[obj.addr] = (obj.position.latitude, obj.position.longitude)
+
+
+def live_hub(
+    world: World, region: Region = REGION, interval_s: float = 1.0, **options: float
+) -> tuple[Hub, Subscriber]:
+    hub = Hub(LiveSettings(batch_interval_s=interval_s, freeze_gc=False, **options))  # type: ignore[arg-type]
+    hub.start(world.sequence)
+    subscriber = hub.connect(region, as_json=False, now=T0)
+    sync = hub.begin_sync(subscriber, region, 0, respond=False)
+    hub.finish_sync(sync, list(world.objects.values()), world.sequence, T0)
+    return hub, subscriber
+
+
+zones = st.sampled_from(INSIDE + NEAR + FAR)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("move"), st.integers(1, 5), zones),
+        st.tuples(st.just("remove"), st.integers(1, 5), st.none()),
+        st.tuples(st.just("flush"), st.floats(0, 2.5), st.none()),
+    ),
+    max_size=40,
+)
+
+
+def run_steps(world: World, hub: Hub, steps: Iterable[tuple[str, int | float, object]], now: float) -> float:
+    for op, arg, where in steps:
+        if op == "move":
+            assert isinstance(where, tuple)
+            hub.publish([world.move(int(arg), *where)], now)
+        elif op == "remove" and arg in world.objects:
+            hub.publish([world.remove(int(arg))], now)
+        elif op == "flush":
+            now += float(arg)
+    return now
+
+
+# --- routing ------------------------------------------------------------------------------------
+
+
+@given(steps)
+@settings(max_examples=150, deadline=None)
+def test_a_client_sees_exactly_the_objects_in_its_region_with_relative_actions(
+    ops: list[tuple[str, int | float, object]],
+) -> None:
+    world = World()
+    hub, subscriber = live_hub(world)
+    client = Client()
+    now = T0
+    for op in ops:
+        now = run_steps(world, hub, [op], now)
+        client.drain(subscriber, now)
+    client.drain(subscriber, now + 1)
+    assert client.view == world.in_region(REGION)
+
+
+def test_leaving_the_region_is_a_remove_and_coming_back_an_add() -> None:
+    world = World()
+    hub, subscriber = live_hub(world, interval_s=0)
+    client = Client()
+    actions = []
+    for where in (INSIDE[0], NEAR[0], FAR[0], INSIDE[1], INSIDE[2]):
+        hub.publish([world.move(1, *where)], T0)
+        actions += [pb.Action.Name(u.action) for u in client.drain(subscriber, T0)]
+    assert actions == ["ACTION_ADD", "ACTION_REMOVE", "ACTION_ADD", "ACTION_UPDATE"]
+
+
+def test_a_change_visits_only_the_clients_whose_cells_hold_it() -> None:
+    world = World()
+    hub = Hub(LiveSettings(freeze_gc=False))
+    hub.start(0)
+    far_away = [hub.connect(Region.around(10.0, 100.0 + i, 50), as_json=False, now=T0) for i in range(50)]
+    near = hub.connect(REGION, as_json=False, now=T0)
+    for subscriber in [*far_away, near]:
+        hub.finish_sync(hub.begin_sync(subscriber, subscriber.region, 0, respond=False), [], 0, T0)
+    hub.publish([world.move(1, *INSIDE[0])], T0)
+    assert near.stamp == 1
+    assert all(subscriber.stamp == -1 for subscriber in far_away)
+
+
+# --- coalescing, batching, urgency --------------------------------------------------------------
+
+
+def test_updates_of_one_object_within_an_interval_collapse_into_the_newest() -> None:
+    world = World()
+    hub, subscriber = live_hub(world, interval_s=1.0)
+    client = Client()
+    now = 1000.2  # grid slots at whole seconds
+    for where in INSIDE:
+        hub.publish([world.move(7, *where)], now)
+    assert client.drain(subscriber, now + 0.5) == []  # not due before the next slot
+    [update] = client.drain(subscriber, 1001.0)
+    assert update.action == pb.ACTION_ADD and update.sequence == world.sequence
+    assert client.view == {7: INSIDE[-1]}
+
+
+def test_added_and_removed_within_an_interval_is_never_sent() -> None:
+    world = World()
+    hub, subscriber = live_hub(world)
+    hub.publish([world.move(3, *INSIDE[0]), world.remove(3)], 1000.2)
+    assert Client().drain(subscriber, 1002.0) == []
+
+
+def test_batches_hold_at_most_100_updates_and_the_rest_follows_at_once() -> None:
+    world = World()
+    hub, subscriber = live_hub(world, interval_s=1.0)
+    hub.publish([world.move(addr, 46.0 + addr * 1e-4, 8.0) for addr in range(1, 251)], 1000.5)
+    client = Client()
+    client.drain(subscriber, 1001.0)
+    sizes = [len(m.batch.updates) for m in client.messages if m.WhichOneof("message") == "batch"]
+    assert sizes == [100, 100, 50]
+    assert [u.sequence for u in client.updates] == list(range(1, 251))
+
+
+def test_an_urgent_change_is_due_at_once_and_takes_the_waiting_updates_along() -> None:
+    world = World()
+    hub, subscriber = live_hub(world, interval_s=5.0)
+    client = Client()
+    hub.publish([world.move(1, *INSIDE[0])], 1000.1)
+    assert client.drain(subscriber, 1000.2) == []
+    assert subscriber.wake_at() == 1005.0
+    distress = GroundObject(2, *INSIDE[1], GroundType.DISTRESS_CALL, True, T0)
+    hub.publish([world.put(distress, urgent=True)], 1000.3)
+    assert subscriber.wake_at() == 1000.3
+    assert [u.sequence for u in client.drain(subscriber, 1000.3)] == [1, 2]
+
+
+def test_interval_zero_sends_every_change_as_soon_as_the_client_can_take_it() -> None:
+    world = World()
+    hub, subscriber = live_hub(world, interval_s=0)
+    Client().drain(subscriber, 1000.0)  # the Welcome
+    hub.publish([world.move(1, *INSIDE[0])], 1000.123)
+    assert subscriber.wake_at() == 1000.123
+    assert len(Client().drain(subscriber, 1000.123)) == 1
+
+
+def test_compose_keeps_what_the_client_needs() -> None:
+    assert compose(None, Action.ADD) is Action.ADD
+    assert compose(Action.ADD, Action.UPDATE) is Action.ADD
+    assert compose(Action.ADD, Action.REMOVE) is None
+    assert compose(Action.UPDATE, Action.REMOVE) is Action.REMOVE
+    assert compose(Action.REMOVE, Action.ADD) is Action.UPDATE
+    assert compose(Action.UPDATE, Action.UPDATE) is Action.UPDATE
+
+
+def test_a_client_owed_more_objects_than_the_bound_is_closed_going_away() -> None:
+    world = World()
+    hub, subscriber = live_hub(world, max_outbox=10)
+    hub.publish([world.move(addr, 46.0 + addr * 1e-4, 8.0) for addr in range(1, 12)], 1000.5)
+    assert subscriber.closing is not None and subscriber.closing.code == 1001
+
+
+# --- resubscription ------------------------------------------------------------------------------
+
+
+def test_resubscribing_answers_with_the_cells_then_adds_what_entered_and_removes_what_left() -> None:
+    world = World()
+    for addr, where in enumerate([INSIDE[0], INSIDE[1], FAR[0]], start=1):
+        world.move(addr, *where)
+    hub, subscriber = live_hub(world, interval_s=0)
+    client = Client()
+    client.drain(subscriber, T0)
+    assert client.view == world.in_region(REGION)
+    moved = Region.around(INSIDE[1][0], INSIDE[1][1] + 0.3, 20)  # keeps object 2, loses object 1
+    far = Region.around(*FAR[0], 30)  # object 3 only
+    for region in (moved, far):
+        sync = hub.begin_sync(subscriber, region, 0, respond=True)
+        hub.finish_sync(sync, [o for o in world.objects.values() if region.contains(o.lat, o.lon)], 3, T0)
+        before, seen = dict(client.view), len(client.messages)
+        got = client.drain(subscriber, T0)
+        response = client.messages[seen]
+        assert response.subscribe_response.success
+        assert list(response.subscribe_response.geohashes) == list(region.cells)
+        assert client.view == world.in_region(region)
+        unchanged = set(before) & set(client.view)
+        assert not [u for u in got if u.action == pb.ACTION_UPDATE]  # nothing changed meanwhile
+        assert unchanged.isdisjoint(pb.Pilot.FromString(u.data).addr for u in got)
+
+
+@given(
+    before=steps,
+    during=st.lists(st.tuples(st.integers(1, 5), zones), max_size=12),
+    read_at=st.integers(0, 12),
+    published=st.integers(0, 12),
+    after=steps,
+    centre=st.sampled_from(INSIDE + NEAR),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_resubscription_racing_the_change_stream_has_no_gap_and_no_duplicate(
+    before: list[tuple[str, int | float, object]],
+    during: list[tuple[int, tuple[float, float]]],
+    read_at: int,
+    published: int,
+    after: list[tuple[str, int | float, object]],
+    centre: tuple[float, float],
+) -> None:
+    """Changes land while the snapshot is read: the store reads objects after ``read_at`` of them and its
+    sequence after all; the hub has published only ``published`` of them when the snapshot arrives."""
+    world = World()
+    hub, subscriber = live_hub(world)
+    client = Client()
+    now = run_steps(world, hub, before, T0)
+    client.drain(subscriber, now + 1)
+    region = Region.around(*centre, 20)
+    sync = hub.begin_sync(subscriber, region, 0, respond=True)
+    racing = [world.move(addr, *where) for addr, where in during]
+    read_at, published = min(read_at, len(racing)), min(published, len(racing))
+    snapshot_world = World()
+    snapshot_world.log = world.log[: sync.base + read_at]
+    for change in snapshot_world.log:
+        if change.action is Action.REMOVE:
+            snapshot_world.objects.pop(change.obj.addr, None)
+        else:
+            snapshot_world.objects[change.obj.addr] = change.obj
+    hub.publish(racing[:published], now)
+    snapshot = [o for o in snapshot_world.objects.values() if region.contains(o.lat, o.lon)]
+    hub.finish_sync(sync, snapshot, world.sequence, now)
+    hub.publish(racing[published:], now)
+    now = run_steps(world, hub, after, now)
+    client.drain(subscriber, now + 1)
+    assert client.view == world.in_region(region)
+    sequences: dict[int, int] = {}
+    for update in client.updates:
+        addr = pb.Pilot.FromString(update.data).addr
+        assert update.sequence >= sequences.get(addr, 0), "an older state after a newer one"
+        sequences[addr] = update.sequence
+
+
+# --- resume ---------------------------------------------------------------------------------------
+
+# An object moves one zone at a time (in, near, far), as pilots do between two frames.
+walks = st.lists(
+    st.tuples(st.integers(1, 4), st.sampled_from(["in", "near", "far", "remove"])),
+    max_size=30,
+)
+_ZONES = {"in": INSIDE, "near": NEAR, "far": FAR}
+_NEXT = {"in": {"in", "near"}, "near": {"in", "near", "far"}, "far": {"near", "far"}}
+
+
+def walk(world: World, hub: Hub | None, moves: list[tuple[int, str]], zone: dict[int, str]) -> None:
+    for addr, to in moves:
+        if to == "remove":
+            if addr in world.objects:
+                change = world.remove(addr)
+                zone.pop(addr)
+            else:
+                continue
+        else:
+            current = zone.get(addr)
+            if current is not None and to not in _NEXT[current]:
+                continue
+            zone[addr] = to
+            change = world.move(addr, *_ZONES[to][addr % len(_ZONES[to])])
+        if hub is not None:
+            hub.publish([change], T0)
+
+
+@given(first=walks, missed=walks, later=walks, window=st.sampled_from([None, 1000, 3]))
+@settings(max_examples=200, deadline=None)
+def test_a_resumed_client_ends_with_exactly_its_region(
+    first: list[tuple[int, str]],
+    missed: list[tuple[int, str]],
+    later: list[tuple[int, str]],
+    window: int | None,
+) -> None:
+    """A client follows, disconnects, changes happen, it reconnects with its last sequence: within the
+    store's window it gets what it missed, beyond it (``window`` = retained changes) a fresh snapshot."""
+    world, zone = World(), dict[int, str]()
+    hub, subscriber = live_hub(world, interval_s=0)
+    client = Client()
+    walk(world, hub, first, zone)
+    client.drain(subscriber, T0)
+    last_sequence = max([u.sequence for u in client.updates], default=0)
+    hub.disconnect(subscriber)
+    walk(world, hub, missed, zone)
+
+    resumed = hub.connect(REGION, as_json=False, now=T0)
+    sync = hub.begin_sync(resumed, REGION, last_sequence, respond=False)
+    retained = world.log if window is None else world.log[-window:]
+    if sync.replay_after is not None and sync.replay_after < sync.base:
+        if retained and retained[0].sequence <= last_sequence + 1:
+            hub.add_replayed(sync, [c for c in retained if c.sequence > last_sequence])
+        else:
+            hub.replay_unavailable(sync)
+    hub.finish_sync(sync, list(world.objects.values()), world.sequence, T0)
+    walk(world, hub, later, zone)
+    new = client.drain(resumed, T0, lenient=True)
+    assert client.view == world.in_region(REGION)
+    if window is None:  # nothing the client had applied comes again
+        assert all(update.sequence > last_sequence for update in new)
+
+
+def test_a_resume_inside_the_window_sends_only_what_changed() -> None:
+    world = World()
+    for addr in range(1, 6):
+        world.move(addr, 46.0 + addr * 0.01, 8.0)
+    hub, subscriber = live_hub(world, interval_s=0)
+    client = Client()
+    client.drain(subscriber, T0)
+    hub.disconnect(subscriber)
+    resume_from = world.sequence
+    hub.publish([world.move(2, 46.05, 8.05), world.move(9, *INSIDE[1]), world.move(3, *NEAR[0])], T0)
+
+    resumed = hub.connect(REGION, as_json=False, now=T0)
+    sync = hub.begin_sync(resumed, REGION, resume_from, respond=False)
+    assert (sync.replay_after, sync.base) == (resume_from, world.sequence)
+    assert hub.add_replayed(sync, world.since(resume_from))
+    hub.finish_sync(sync, list(world.objects.values()), world.sequence, T0)
+    got = {pb.Pilot.FromString(u.data).addr: pb.Action.Name(u.action) for u in client.drain(resumed, T0)}
+    assert got == {2: "ACTION_UPDATE", 9: "ACTION_ADD", 3: "ACTION_REMOVE"}
+    assert client.view == world.in_region(REGION)
+
+
+def test_a_resume_beyond_the_window_announces_a_fresh_snapshot() -> None:
+    world = World()
+    world.move(1, *INSIDE[0])
+    hub, _ = live_hub(world, interval_s=0)
+    resumed = hub.connect(REGION, as_json=False, now=T0)
+    sync = hub.begin_sync(resumed, REGION, 1, respond=False)
+    hub.finish_sync(sync, list(world.objects.values()), 0, T0)  # the store was reset: 1 is in its future
+    client = Client()
+    client.view = {1: INSIDE[0], 99: FAR[0]}
+    client.drain(resumed, T0)
+    kinds = [m.WhichOneof("message") for m in client.messages]
+    assert kinds == ["welcome", "error", "batch"]
+    assert client.messages[1].error.code == "resume_unavailable"
+    assert client.view == {1: INSIDE[0]}
+
+
+def test_a_sync_kept_waiting_too_long_is_closed_so_that_it_resumes() -> None:
+    world = World()
+    hub, _ = live_hub(world, max_recent_changes=5)
+    waiting = hub.connect(REGION, as_json=False, now=T0)
+    hub.begin_sync(waiting, REGION, 0, respond=False)
+    hub.publish([world.move(addr, *FAR[0]) for addr in range(1, 8)], T0)
+    assert waiting.closing is not None and waiting.closing.code == 1001
+
+
+def test_kinds_route_alike() -> None:
+    world = World()
+    hub, subscriber = live_hub(world, interval_s=0)
+    ground = GroundObject(5, *INSIDE[0], GroundType.WALKING, True, T0)
+    hub.publish([world.put(ground)], T0)
+    [update] = Client().drain(subscriber, T0, lenient=True)
+    assert update.type == pb.UPDATE_TYPE_GROUND_OBJECT
+    assert (Kind.GROUND, "5") in subscriber.has
