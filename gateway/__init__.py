@@ -1,5 +1,8 @@
 """The base-station gateway: a FANET module on a serial port in, wrapped frames on MQTT out.
 
-Built in the gateway issue; this package holds the edge process (serial link, module session, MQTT
-publisher, disk spool).
+``fanet gateway`` (``commands``) runs ``app.Gateway``: the module link (``module``, ``serial_link``,
+``beacon``) feeds every received frame into an on-disk spool (``spool``, ``spooler``), from which the
+publisher (``publisher``) publishes in order with the Trio MQTT client (``mqtt``); ``health`` and
+``metrics`` report. The server reuses ``mqtt`` and the serial path (``module.run_module``).
+The README beside this file explains how to run it and what it guarantees.
 """

@@ -1,0 +1,132 @@
+"""``fanet server``: the click command, thin. Settings are ``ServerSettings``; the work is ``app.serve``.
+
+Every setting but the pipeline's thresholds has an option named after it; an option not given falls
+back to ``FANET_SERVER_*``, then to the ``[server]`` table of ``--config``, then to the default. The
+server extra (trio, hypercorn, redis …) is imported when the command runs, so ``fanet`` starts without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# (setting, option type, metavar, the model's default as shown in --help, help); bool: a flag.
+_OPTIONS: tuple[tuple[str, type | click.ParamType[Any], str | None, str | None, str], ...] = (
+    ("mqtt", str, "URL", None, "Ingest from this broker: mqtt[s]://[user[:password]@]host[:port]."),
+    ("redis", str, "URL", None, "Keep the live world in Redis (redis://host:6379/0); default: in memory."),
+    (
+        "listen",
+        str,
+        "HOST:PORT",
+        "127.0.0.1:8080",
+        "HTTP for /health, /ready, /metrics (port 0: any free one).",
+    ),
+    ("serial", str, "PORT", None, "Read a FANET module on this serial port (no broker needed)."),
+    ("replay", str, "CAPTURE", None, "Replay a capture file (or a bundled capture's name) as a module."),
+    ("replay_loop", bool, None, "no-replay-loop", "Start the capture over at its end."),
+    ("replay_speed", float, "X", "1.0", "Replay time scale."),
+    ("station_id", str, "ID", "local", "Station id of the frames from --serial and --replay."),
+    ("topic_prefix", str, "PREFIX", "fb/b", "Frames on PREFIX/<id>/f (and /f/#), health on PREFIX/<id>/hw."),
+    (
+        "client_id",
+        str,
+        "ID",
+        "fanet-server",
+        "MQTT client id: fixed, so the broker keeps the session; one per replica.",
+    ),
+    ("share_group", str, "GROUP", None, "Share the frames with the replicas of GROUP ($share/GROUP/…)."),
+    ("session_expiry_s", int, "S", "86400", "How long the broker keeps our session while we are away."),
+    ("receive_maximum", int, "N", "1000", "Unacknowledged messages the broker may send at once."),
+    ("keepalive_s", int, "S", "30", "MQTT keepalive."),
+    ("ca_file", click.Path(dir_okay=False, path_type=Path), "FILE", None, "CA certificates for mqtts://."),
+    ("redis_namespace", str, "NAME", "fanet", "Prefix of every Redis key."),
+    ("batch_max_frames", int, "N", "500", "Most frames per store write."),
+    ("batch_max_wait_ms", float, "MS", "0.0", "Wait this long for more frames before writing (0: never)."),
+    ("expire_interval_s", float, "S", "2.0", "Sweep expired objects this often."),
+    ("trim_interval_s", float, "S", "300.0", "Trim tracks this often."),
+    ("track_retention_s", float, "S", "43200.0", "Keep track points this long."),
+    ("shutdown_timeout_s", float, "S", "5.0", "SIGINT/SIGTERM: drain, flush and exit within this."),
+    ("verbose", bool, None, "no-verbose", "Log debug lines too."),
+    (
+        "log_format",
+        click.Choice(["console", "json"]),
+        None,
+        "console",
+        "Log lines as key=value for people, or one JSON object a line.",
+    ),
+)
+
+
+def _option(
+    setting: str, kind: type | click.ParamType[Any], metavar: str | None, shown: str | None, text: str
+) -> Callable[[F], F]:
+    """``--<setting>`` (``--<setting>/--no-<setting>`` for a flag), ``None`` when not given."""
+    name = setting.replace("_", "-")
+    if shown is not None:
+        text = f"{text}  [default: {shown}]"  # the model's default; the option's own is None
+    if kind is bool:
+        short = ("-v",) if setting == "verbose" else ()
+        return click.option(f"--{name}/--no-{name}", *short, setting, default=None, help=text)
+    return click.option(f"--{name}", setting, type=kind, metavar=metavar, default=None, help=text)
+
+
+def _with_options(command: F) -> F:
+    for spec in reversed(_OPTIONS):
+        command = _option(*spec)(command)
+    return command
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="FANET_SERVER_CONFIG",
+    metavar="FILE",
+    help="TOML file whose [server] table sets any option (and [server.pipeline] the thresholds).",
+)
+@_with_options
+def server(config_file: Path | None, **options: object) -> None:
+    """Run the central server: ingest, pipeline, store, HTTP.
+
+    Frames come from the broker (--mqtt: QoS 1, persistent session, acknowledged once stored), from a
+    module on a serial port (--serial) or from a capture (--replay); with none of them the server
+    only serves what the store holds. The live world is kept in Redis (--redis) or in memory. Each
+    option can also be set as FANET_SERVER_<NAME> or in the [server] table of --config (options win,
+    then the environment, then the file). SIGINT or SIGTERM drain and stop it (exit 0 within
+    --shutdown-timeout-s; a second signal exits at once); a bad setting exits 2; a crash exits 1.
+    """
+    import trio  # noqa: PLC0415  (server extra, see the module docstring)
+
+    from fanet.logs import configure_logging  # noqa: PLC0415
+    from fanet.server.app import serve  # noqa: PLC0415
+    from fanet.server.settings import ServerSettings  # noqa: PLC0415
+    from fanet.settings import SettingsError, load_settings  # noqa: PLC0415
+
+    try:
+        settings = load_settings(ServerSettings, config_file=config_file, **options)
+        config = settings.resolve(config_file)
+    except SettingsError as error:
+        click.echo(f"fanet server: {error}", err=True)
+        raise SystemExit(2) from None
+    configure_logging(verbose=settings.verbose, log_format=settings.log_format)
+    try:
+        trio.run(serve, config)
+    except KeyboardInterrupt:  # Ctrl-C before the signal handler was installed: nothing to clean up yet
+        pass
+    except BaseException as error:  # the crashed task was logged with its traceback
+        if isinstance(error, SystemExit):
+            raise
+        click.echo(f"fanet server: stopped after a crash ({_summary(error)})", err=True)
+        raise SystemExit(1) from None
+
+
+def _summary(error: BaseException) -> str:
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return f"{type(error).__name__}: {error}"
