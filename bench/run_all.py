@@ -47,6 +47,12 @@ def main() -> int:
                 *(["--batches", "40", "--rounds", "5"] if quick else []),
             )
             failures += run(
+                "gateway",
+                str(BENCH / "gateway.py"),
+                broker.url,
+                *(["--seconds", "3", "--warmup", "1"] if quick else []),
+            )
+            failures += run(
                 "mqtt client",
                 str(BENCH / "mqtt_throughput.py"),
                 broker.url,
