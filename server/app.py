@@ -62,14 +62,8 @@ async def run_server(
     async with _closing(state.store), trio.open_nursery() as services:
         shutdown.bound(services.cancel_scope, config.shutdown_timeout_s)
         state.http_port = await _start(services, "http", serve_http, create_app(state), config.listen)
-        _spawn(
-            services,
-            "store-probe",
-            probe_store,
-            state.store,
-            state.readiness,
-            lambda: state.writer.stats.retrying,
-        )
+        _spawn(services, "store-probe", probe_store, state.store, state.readiness,
+               lambda: state.writer.stats.retrying)  # fmt: skip
         with shutdown.cancels():
             await warm_start(state)
         if shutdown.requested.is_set():  # during the warm start: nothing was ingested yet

@@ -229,7 +229,7 @@ def encode_base_station(station: BaseStation) -> bytes:
                 "heard": station.heard,
                 "lat": station.lat,
                 "lon": station.lon,
-                "health": station.health,
+                "health": dict(station.health),
             },
             separators=(",", ":"),
             sort_keys=True,

@@ -137,6 +137,7 @@ async def test_published_frames_end_up_as_objects_in_the_store(
             return len(await state.store.objects(Kind.PILOT)) == len(pilots)
 
         await eventually(all_there)
+        await eventually(lambda: state.writer.stats.frames == 60)
         pilot = await state.store.get(Kind.PILOT, str(pilots[3]))
         assert isinstance(pilot, Pilot)
         assert pilot.lat == pytest.approx(LAT + 2 * STEP_DEG, abs=1e-4)

@@ -50,7 +50,7 @@ class Server:
         lines = self.log_path.read_text(errors="replace").splitlines()
         return [json.loads(line) for line in lines if line.startswith("{")]
 
-    async def started(self, timeout_s: float = 15.0) -> int:
+    async def started(self, timeout_s: float = 30.0) -> int:
         """Wait for the "subscribed" (or "warm start") line; returns the HTTP port."""
         with trio.fail_after(timeout_s):
             while True:
@@ -221,7 +221,7 @@ async def test_sigkill_mid_stream_then_restart_applies_everything(
         async with publisher(mosquitto_broker) as client:
             # Two rounds first: the pilots prove themselves (held reports are not stored yet).
             await stream.publish(client, range(2))
-            await wait_stored(store, stream, range(2), timeout_s=10)
+            await wait_stored(store, stream, range(2), timeout_s=20)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(stream.publish, client, range(2, 60), 0.05)
                 await trio.sleep(0.8)
@@ -252,7 +252,7 @@ async def test_sigterm_under_load_exits_in_time_and_keeps_what_it_acknowledged(
         await first.started()
         async with publisher(mosquitto_broker) as client:
             await stream.publish(client, range(2))
-            await wait_stored(store, stream, range(2), timeout_s=10)
+            await wait_stored(store, stream, range(2), timeout_s=20)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(stream.publish, client, range(2, 40))
                 await trio.sleep(0.5)
@@ -307,7 +307,7 @@ async def test_stored_objects_survive_a_restart(
                 try:
                     await server.started()
                     await stream.publish(client, rounds)
-                    await wait_stored(store, stream, rounds, timeout_s=10)
+                    await wait_stored(store, stream, rounds, timeout_s=20)
                     _, text = await server.get("/metrics")
                     assert (await server.stop())[0] == 0
                 finally:
