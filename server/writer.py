@@ -15,7 +15,7 @@ reason, counted and dropped — its messages acknowledged — rather than blocki
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import structlog
 import trio
@@ -82,7 +82,7 @@ class StoreWriter:
         """Store one batch (retrying while the store is unavailable), then run its callbacks."""
         stats = self.stats
         started = time.perf_counter()
-        changes = await self._apply(_json_ready(write))
+        changes = await self._apply(write)
         elapsed = time.perf_counter() - started
         stats.batches += 1
         stats.frames += write.frames
@@ -126,17 +126,3 @@ class StoreWriter:
                 stats.changes += len(stamped)
                 stats.sequence = stamped[-1].sequence
             return len(stamped)
-
-
-def _json_ready(write: WriteBatch) -> WriteBatch:
-    """Base-station health as a plain dict.
-
-    Workaround: the pipeline hands out ``health`` as a read-only ``MappingProxyType``, which the Redis
-    store's codec passes to ``json.dumps`` as it is, and that refuses it (reported to both owners; drop
-    this once the codec takes any ``Mapping``).
-    """
-    stations = write.batch.base_stations
-    if all(type(station.health) is dict for station in stations):
-        return write
-    plain = tuple(replace(station, health=dict(station.health)) for station in stations)
-    return replace(write, batch=replace(write.batch, base_stations=plain))
