@@ -130,8 +130,9 @@ async def test_published_frames_end_up_as_objects_in_the_store(
     config = config_for(mosquitto_broker, redis_url=store_url)
     pilots = [0x110100 + i for i in range(20)]
     async with running(config) as state, publisher(mosquitto_broker) as client:
+        stamp = int(time.time())  # one receive second for all three rounds: one track point
         for step in range(3):
-            await publish(client, config.topics, "gw-1", [air(addr, step) for addr in pilots])
+            await publish(client, config.topics, "gw-1", [air(addr, step) for addr in pilots], timestamp=stamp)
 
         async def all_there() -> bool:
             return len(await state.store.objects(Kind.PILOT)) == len(pilots)
