@@ -1,0 +1,1 @@
+"""The live map and its JavaScript client, served at ``/`` and ``/static/…``."""
