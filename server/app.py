@@ -25,9 +25,12 @@ from fanet.server.expiry import sweep_expired, trim_tracks
 from fanet.server.health import SHUTDOWN, STARTUP, probe_store, watch_mqtt
 from fanet.server.http import create_app, serve_http
 from fanet.server.ingest import Arrivals, MqttIngest
+from fanet.server.live.hub import Hub
+from fanet.server.live.listener import serve_websockets
 from fanet.server.local import read_serial, replay_capture
 from fanet.server.model import Kind
 from fanet.server.processing import WriteBatch, run_pipeline
+from fanet.server.rest import IngestBusy, PostedPosition, register_rest
 from fanet.server.settings import ServerConfig
 from fanet.server.state import AppState, build_state
 from fanet.server.store import Store, StoreUnavailable
@@ -59,9 +62,13 @@ async def run_server(
     writes_send, writes = trio.open_memory_channel[WriteBatch](WRITES_QUEUE)
     state.queues.update(arrivals=lambda: arrivals.statistics().current_buffer_used,
                         writes=lambda: writes.statistics().current_buffer_used)  # fmt: skip
+    positions = PositionIngest(config.rest.ingest_timeout_s)
     async with _closing(state.store), trio.open_nursery() as services:
         shutdown.bound(services.cancel_scope, config.shutdown_timeout_s)
-        state.http_port = await _start(services, "http", serve_http, create_app(state), config.listen)
+        app = create_app(state)
+        rest = register_rest(app, store=state.store, settings=config.rest, ingest=positions.send,
+                             clock=state.clock.now)  # fmt: skip
+        state.http_port = await _start(services, "http", serve_http, app, config.listen, config.rest)
         _spawn(services, "store-probe", probe_store, state.store, state.readiness,
                lambda: state.writer.stats.retrying)  # fmt: skip
         with shutdown.cancels():
@@ -69,6 +76,12 @@ async def run_server(
         if shutdown.requested.is_set():  # during the warm start: nothing was ingested yet
             services.cancel_scope.cancel()
             return
+        if config.live is not None:
+            state.hub = Hub(config.live)
+            state.ws_port = await _start(services, "websocket", serve_websockets, state.hub, state.store,
+                                         config.live)  # fmt: skip
+            if not config.rest.websocket_url:  # /api/v1/info names the port actually bound
+                rest.context.settings = config.rest.model_copy(update={"websocket_port": state.ws_port})
         async with _ingest_client(config.mqtt) as mqtt, trio.open_nursery() as flow:
             state.mqtt = mqtt
             shutdown.bound(flow.cancel_scope, config.shutdown_timeout_s - config.close_reserve_s)
@@ -80,7 +93,11 @@ async def run_server(
                        config.expire_interval_s)  # fmt: skip
                 _spawn(upkeep, "track-trim", trim_tracks, state.store, state.clock, config.track_retention_s,
                        config.trim_interval_s)  # fmt: skip
-                async with arrivals_send, trio.open_nursery() as sources:
+                async with (
+                    arrivals_send,
+                    positions.open(arrivals_send.clone()),
+                    trio.open_nursery() as sources,
+                ):
                     if mqtt is not None:
                         _spawn(services, "mqtt-state", watch_mqtt, mqtt, state.readiness)
                         ingest = MqttIngest(mqtt, config.topics, state.ingest.source("mqtt"), state.readiness,
@@ -151,6 +168,39 @@ async def _on_signals(signals: AsyncIterator[int], shutdown: "Shutdown") -> None
             os._exit(128 + signum)
         log.info("stopping", signal=name)
         shutdown.request()
+
+
+class PositionIngest:
+    """Where ``POST /api/v1/position`` puts positions: the sources' channel while they run, so a posted
+    position takes the radio frames' path; outside that window (start-up, shutdown) it answers 503."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._channel: trio.MemorySendChannel[Arrivals] | None = None
+
+    @asynccontextmanager
+    async def open(self, channel: trio.MemorySendChannel[Arrivals]) -> AsyncIterator[None]:
+        """Accept positions into ``channel`` until the block ends (then the channel is closed)."""
+        async with channel:
+            self._channel = channel
+            try:
+                yield
+            finally:
+                self._channel = None
+
+    async def send(self, position: PostedPosition) -> None:
+        """Hand one position to the pipeline; :class:`IngestBusy` when it has no room in time."""
+        channel = self._channel
+        if channel is None:
+            raise IngestBusy()
+        arrivals = Arrivals([position.received_frame()], received_at=trio.current_time())
+        with trio.move_on_after(self.timeout_s):
+            try:
+                await channel.send(arrivals)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                raise IngestBusy() from None
+            return
+        raise IngestBusy()
 
 
 class Shutdown:

@@ -24,8 +24,11 @@ _OPTIONS: tuple[tuple[str, type | click.ParamType[Any], str | None, str | None, 
         str,
         "HOST:PORT",
         "127.0.0.1:8080",
-        "HTTP for /health, /ready, /metrics (port 0: any free one).",
+        "HTTP: the map, the REST API, /health, /ready, /metrics (port 0: any free one).",
     ),
+    ("ws_listen", str, "HOST:PORT", "127.0.0.1:8081", "WebSocket live updates (/ws/v1/updates), own port."),
+    ("ws_batch_interval_s", float, "S", "1.0", "Send each WebSocket client a batch this often (0: at once)."),
+    ("ws_ping_interval_s", float, "S", "30.0", "Ping WebSocket clients this often; close after twice that."),
     ("serial", str, "PORT", None, "Read a FANET module on this serial port (no broker needed)."),
     ("replay", str, "CAPTURE", None, "Replay a capture file (or a bundled capture's name) as a module."),
     ("replay_loop", bool, None, "no-replay-loop", "Start the capture over at its end."),
@@ -92,25 +95,28 @@ def _with_options(command: F) -> F:
 )
 @_with_options
 def server(config_file: Path | None, **options: object) -> None:
-    """Run the central server: ingest, pipeline, store, HTTP.
+    """Run the central server: ingest, pipeline, store, the map and REST API, WebSocket live updates.
 
     Frames come from the broker (--mqtt: QoS 1, persistent session, acknowledged once stored), from a
     module on a serial port (--serial) or from a capture (--replay); with none of them the server
     only serves what the store holds. The live world is kept in Redis (--redis) or in memory. Each
     option can also be set as FANET_SERVER_<NAME> or in the [server] table of --config (options win,
-    then the environment, then the file). SIGINT or SIGTERM drain and stop it (exit 0 within
+    then the environment, then the file); the REST API's settings (rate limits, CORS, AUTH_URL, TLS)
+    are FANET_REST_<NAME> or the [rest] table. SIGINT or SIGTERM drain and stop it (exit 0 within
     --shutdown-timeout-s; a second signal exits at once); a bad setting exits 2; a crash exits 1.
     """
     import trio  # noqa: PLC0415  (server extra, see the module docstring)
 
     from fanet.logs import configure_logging  # noqa: PLC0415
     from fanet.server.app import serve  # noqa: PLC0415
+    from fanet.server.rest import RestSettings  # noqa: PLC0415
     from fanet.server.settings import ServerSettings  # noqa: PLC0415
     from fanet.settings import SettingsError, load_settings  # noqa: PLC0415
 
     try:
         settings = load_settings(ServerSettings, config_file=config_file, **options)
-        config = settings.resolve(config_file)
+        rest = load_settings(RestSettings, config_file=config_file)
+        config = settings.resolve(config_file, rest)
     except SettingsError as error:
         click.echo(f"fanet server: {error}", err=True)
         raise SystemExit(2) from None

@@ -13,11 +13,12 @@ from functools import partial
 
 import structlog
 import trio
-from hypercorn.config import Config
 from hypercorn.trio import serve
 from quart import Response, current_app
 from quart_trio import QuartTrio
 
+from fanet.server.rest import RestSettings
+from fanet.server.rest.listener import hypercorn_config
 from fanet.server.state import AppState
 
 log = structlog.get_logger("fanet.server")
@@ -63,12 +64,18 @@ def _json(body: object, status: int) -> Response:
 
 
 async def serve_http(
-    app: QuartTrio, listen: tuple[str, int], *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    app: QuartTrio,
+    listen: tuple[str, int],
+    settings: RestSettings | None = None,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` on ``listen`` until cancelled; reports the bound port once it accepts connections."""
+    """Serve ``app`` on ``listen`` until cancelled; reports the bound port once it accepts connections.
+
+    HTTP/1.1 and HTTP/2 (h2c; h2 over TLS when ``settings`` name certificate files)."""
     host, port = listen
-    config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    config = hypercorn_config(settings or RestSettings(), [bind])
     config.accesslog = None
     # Through our log configuration (a Logger is used as it is); its "Running on" line repeats ours.
     config.errorlog = logging.getLogger("hypercorn.error")

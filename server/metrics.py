@@ -159,6 +159,12 @@ class _StateCollector(Collector):
             down.add_metric([dependency], 1)
         yield down
 
+        hub = state.hub
+        if hub is not None:
+            yield _gauge("fanet_ws_clients", "WebSocket clients connected.", len(hub.subscribers))
+            yield _gauge("fanet_ws_sequence", "Sequence number of the last change sent to WebSocket clients.",
+                         hub.position)  # fmt: skip
+
         client = state.mqtt
         if client is not None:
             mqtt = client.stats

@@ -27,7 +27,9 @@ from fanet.gateway.module import ModuleSettings
 from fanet.gateway.mqtt import MqttSettings, parse_broker_url
 from fanet.hardware import Capture, CaptureError, bundled_captures, read_capture
 from fanet.proto import AircraftType
+from fanet.server.live.settings import LiveSettings
 from fanet.server.pipeline import PipelineSettings
+from fanet.server.rest.settings import RestSettings
 from fanet.settings import FanetSettings, SettingsError
 
 ENV_PREFIX = "FANET_SERVER_"
@@ -67,7 +69,13 @@ class ServerSettings(FanetSettings):
     """``redis://host:6379/0`` (or ``rediss://``, ``unix://``); without it the live world stays in memory."""
     redis_namespace: str = Field(default="fanet", min_length=1)
     listen: str = "127.0.0.1:8080"
-    """HTTP (``/health``, ``/ready``, ``/metrics``); port 0 picks a free port (logged)."""
+    """HTTP: the map, the REST API, ``/health``, ``/ready``, ``/metrics``; port 0 picks a free port (logged)."""
+    ws_listen: str = "127.0.0.1:8081"
+    """The WebSocket listener (``/ws/v1/updates``), its own port; ``/api/v1/info`` names its URL."""
+    ws_batch_interval_s: float = Field(default=1.0, ge=0, le=60)
+    """How often a WebSocket client gets a batch of updates; 0 sends each change at once."""
+    ws_ping_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    """Server ping every this often; a client silent for twice as long is closed."""
     # --- batching, upkeep, shutdown -----------------------------------------------------------------
     batch_max_frames: int = Field(default=500, ge=1)
     batch_max_wait_ms: float = Field(default=0.0, ge=0, le=1000)
@@ -102,7 +110,7 @@ class ServerSettings(FanetSettings):
             raise ValueError("a non-empty name without '/', '+' or '#'")
         return value
 
-    @field_validator("listen")
+    @field_validator("listen", "ws_listen")
     @classmethod
     def _listen(cls, value: str) -> str:
         parse_listen(value)
@@ -114,8 +122,9 @@ class ServerSettings(FanetSettings):
         pipeline_settings(value)
         return value
 
-    def resolve(self, config_file: Path | None = None) -> ServerConfig:
-        """The configuration the server runs with; raises ``SettingsError`` naming the setting."""
+    def resolve(self, config_file: Path | None = None, rest: RestSettings | None = None) -> ServerConfig:
+        """The configuration the server runs with (``rest``: the API's own settings, ``[rest]`` and
+        ``FANET_REST_*``); raises ``SettingsError`` naming the setting."""
 
         def invalid(field: str, message: str) -> SettingsError:
             names = [f"--{field.replace('_', '-')}", f"{ENV_PREFIX}{field.upper()}"]
@@ -172,8 +181,22 @@ class ServerSettings(FanetSettings):
                 replay = Replay(read_capture(path), self.station_id, self.replay_speed, self.replay_loop)
             except (CaptureError, OSError) as error:
                 raise invalid("replay", f"cannot read the capture {path}: {error}") from None
+        if parse_listen(self.ws_listen) == parse_listen(self.listen) and parse_listen(self.listen)[1] != 0:
+            raise invalid(
+                "ws_listen", f"{self.ws_listen} is the HTTP listener's address too; give another port"
+            )
+        ws_host, ws_port = parse_listen(self.ws_listen)
+        live = LiveSettings(
+            host=ws_host,
+            port=ws_port,
+            batch_interval_s=self.ws_batch_interval_s,
+            ping_interval_s=self.ws_ping_interval_s,
+            pong_timeout_s=2 * self.ws_ping_interval_s,
+        )
         return ServerConfig(
             listen=parse_listen(self.listen),
+            live=live,
+            rest=rest if rest is not None else RestSettings(),
             mqtt=mqtt,
             topics=Topics(self.topic_prefix, self.share_group),
             redis_url=self.redis,
@@ -234,6 +257,9 @@ class ServerConfig:
     """The resolved configuration a running server uses (tests build one directly)."""
 
     listen: tuple[str, int] = ("127.0.0.1", 0)
+    live: LiveSettings | None = None
+    """The WebSocket listener's settings; ``None``: no WebSocket listener (tests of other parts)."""
+    rest: RestSettings = field(default_factory=RestSettings)
     mqtt: MqttSettings | None = None
     topics: Topics = Topics()
     redis_url: str | None = None

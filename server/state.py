@@ -15,6 +15,7 @@ from fanet.gateway.mqtt import MqttClient
 from fanet.server.clock import UnixClock
 from fanet.server.health import Readiness
 from fanet.server.ingest import IngestStats
+from fanet.server.live.hub import Hub
 from fanet.server.pipeline import Pipeline
 from fanet.server.settings import ServerConfig
 from fanet.server.store import MemoryStore, RedisStore, Store
@@ -40,6 +41,10 @@ class AppState:
     """Queue depths by name, read at scrape time."""
     http_port: int | None = None
     """The port the HTTP server bound (the one asked for, or a free one for port 0)."""
+    hub: Hub | None = None
+    """The WebSocket clients and their routing (``None`` without a WebSocket listener)."""
+    ws_port: int | None = None
+    """The port the WebSocket listener bound."""
 
 
 def open_store(config: ServerConfig) -> Store:

@@ -151,7 +151,10 @@ class UpdatesListener:
 
     async def run(self, stopping: trio.Event, task_status: trio.TaskStatus[int]) -> None:
         settings = self.settings
-        self.hub.start(await self.store.current_sequence())
+        position = await self._first_position(stopping)
+        if position is None:
+            return  # stopped before the store was reachable
+        self.hub.start(position)
         listeners = await trio.open_tcp_listeners(settings.port, host=settings.host)
         port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
@@ -178,6 +181,21 @@ class UpdatesListener:
                 if self._open:
                     await self._all_gone.wait()
             nursery.cancel_scope.cancel()
+
+    async def _first_position(self, stopping: trio.Event) -> int | None:
+        """The store's current sequence, retried while the store is down; ``None`` if stopped meanwhile."""
+        backoff = 0.1
+        while not stopping.is_set():
+            try:
+                return await self.store.current_sequence()
+            except StoreUnavailable as error:
+                log.warning(
+                    "store unavailable; websocket listener waits", error=str(error), retry_in_s=backoff
+                )
+                with trio.move_on_after(backoff):
+                    await stopping.wait()
+                backoff = min(backoff * 2, 5.0)
+        return None
 
     # --- the change stream -----------------------------------------------------------------------------
 

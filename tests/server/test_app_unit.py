@@ -80,6 +80,8 @@ def test_settings_resolve_into_the_running_configuration(monkeypatch: pytest.Mon
     assert config.pipeline.max_speed_kmh[AircraftType.GLIDER] == 300
     assert config.replay is not None and config.replay.station_id == "local"  # a bundled capture, by name
     assert config.redis_url is None
+    assert config.live is not None and (config.live.host, config.live.port) == ("127.0.0.1", 8081)
+    assert (config.live.batch_interval_s, config.live.pong_timeout_s) == (1.0, 60.0)
 
 
 @pytest.mark.parametrize(
@@ -90,6 +92,7 @@ def test_settings_resolve_into_the_running_configuration(monkeypatch: pytest.Mon
         ({"mqtt": "mqtt://u:secret@broker:0"}, "invalid setting mqtt"),
         ({"redis": "http://localhost"}, "invalid setting redis"),
         ({"ca_file": "/etc/ssl/ca.pem"}, "invalid setting ca_file"),
+        ({"listen": "127.0.0.1:9000", "ws_listen": "127.0.0.1:9000"}, "invalid setting ws_listen"),
     ],
 )
 def test_combined_settings_are_checked_at_start(options: dict[str, Any], named: str) -> None:
