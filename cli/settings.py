@@ -29,6 +29,13 @@ class FanetSettings(BaseSettings):
     toml_table: ClassVar[str] = ""
 
     @classmethod
+    def invalid(cls, field: str, message: str, config_file: Path | None = None) -> SettingsError:
+        """The error for a bad ``field``, naming it as option, variable and file key."""
+        return SettingsError(
+            f"invalid setting {field} ({', '.join(_names(cls, field, config_file))}): {message}"
+        )
+
+    @classmethod
     def settings_customise_sources(
         cls,
         settings_cls: type[BaseSettings],
@@ -79,13 +86,20 @@ def load_settings(model: type[SettingsT], *, config_file: Path | None = None, **
 
 
 def _describe(model: type[FanetSettings], exc: ValidationError, config_file: Path | None) -> str:
-    prefix = str(model.model_config.get("env_prefix", ""))
     lines = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "settings"
-        names = [f"--{field.replace('_', '-')}", f"{prefix}{field.upper()}"]
-        if config_file is not None:
-            names.append(f"{field} in [{model.toml_table}] of {config_file}")
         value = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
-        lines.append(f"invalid setting {field} ({', '.join(names)}): {error['msg']}{value}")
+        lines.append(
+            f"invalid setting {field} ({', '.join(_names(model, field, config_file))}): {error['msg']}{value}"
+        )
     return "\n".join(lines)
+
+
+def _names(model: type[FanetSettings], field: str, config_file: Path | None) -> list[str]:
+    """How a user sets ``field``: the option, the environment variable and (if one was read) the file key."""
+    prefix = str(model.model_config.get("env_prefix", ""))
+    names = [f"--{field.replace('_', '-')}", f"{prefix}{field.upper()}"]
+    if config_file is not None:
+        names.append(f"{field} in [{model.toml_table}] of {config_file}")
+    return names

@@ -8,16 +8,13 @@ command runs, so ``fanet`` starts without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from fanet.options import OptionSpec, settings_options
 
-# (setting, option type, metavar, the model's default as shown in --help, help); bool: a flag.
-_OPTIONS: tuple[tuple[str, type | click.ParamType[Any], str | None, str | None, str], ...] = (
+_OPTIONS: tuple[OptionSpec, ...] = (
     ("serial", str, "PORT", None, "The module's serial device, e.g. /dev/fanet or /dev/ttyUSB0."),
     ("mqtt", str, "URL", None, "Broker: mqtt[s]://[user[:password]@]host[:port]."),
     (
@@ -71,25 +68,6 @@ _OPTIONS: tuple[tuple[str, type | click.ParamType[Any], str | None, str | None, 
 )
 
 
-def _option(
-    setting: str, kind: type | click.ParamType[Any], metavar: str | None, shown: str | None, text: str
-) -> Callable[[F], F]:
-    """``--<setting>`` (``--<setting>/--no-<setting>`` for a flag), ``None`` when not given."""
-    name = setting.replace("_", "-")
-    if shown is not None:
-        text = f"{text}  [default: {shown}]"  # the model's default; the option's own is None
-    if kind is bool:
-        short = ("-v",) if setting == "verbose" else ()
-        return click.option(f"--{name}/--no-{name}", *short, setting, default=None, help=text)
-    return click.option(f"--{name}", setting, type=kind, metavar=metavar, default=None, help=text)
-
-
-def _with_options(command: F) -> F:
-    for spec in reversed(_OPTIONS):
-        command = _option(*spec)(command)
-    return command
-
-
 @click.command()
 @click.option(
     "--config",
@@ -99,7 +77,7 @@ def _with_options(command: F) -> F:
     metavar="FILE",
     help='TOML file whose [gateway] table sets any option (station-id = "…", serial = "/dev/fanet").',
 )
-@_with_options
+@settings_options(_OPTIONS)
 def gateway(config_file: Path | None, **options: object) -> None:
     """Run a base station: FANET module on a serial port in, wrapped frames on MQTT out.
 

@@ -97,10 +97,7 @@ class GatewaySettings(FanetSettings):
         """The configuration the gateway runs with; raises ``SettingsError`` naming the setting."""
 
         def invalid(field: str, message: str) -> SettingsError:
-            names = [f"--{field.replace('_', '-')}", f"{ENV_PREFIX}{field.upper()}"]
-            if config_file is not None:
-                names.append(f"{field} in [{TABLE}] of {config_file}")
-            return SettingsError(f"invalid setting {field} ({', '.join(names)}): {message}")
+            return self.invalid(field, message, config_file)
 
         try:
             broker = parse_broker_url(self.mqtt)

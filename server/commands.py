@@ -7,16 +7,13 @@ server extra (trio, hypercorn, redis …) is imported when the command runs, so 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
+from fanet.options import OptionSpec, settings_options
 
-# (setting, option type, metavar, the model's default as shown in --help, help); bool: a flag.
-_OPTIONS: tuple[tuple[str, type | click.ParamType[Any], str | None, str | None, str], ...] = (
+_OPTIONS: tuple[OptionSpec, ...] = (
     ("mqtt", str, "URL", None, "Ingest from this broker: mqtt[s]://[user[:password]@]host[:port]."),
     ("redis", str, "URL", None, "Keep the live world in Redis (redis://host:6379/0); default: in memory."),
     (
@@ -65,25 +62,6 @@ _OPTIONS: tuple[tuple[str, type | click.ParamType[Any], str | None, str | None, 
 )
 
 
-def _option(
-    setting: str, kind: type | click.ParamType[Any], metavar: str | None, shown: str | None, text: str
-) -> Callable[[F], F]:
-    """``--<setting>`` (``--<setting>/--no-<setting>`` for a flag), ``None`` when not given."""
-    name = setting.replace("_", "-")
-    if shown is not None:
-        text = f"{text}  [default: {shown}]"  # the model's default; the option's own is None
-    if kind is bool:
-        short = ("-v",) if setting == "verbose" else ()
-        return click.option(f"--{name}/--no-{name}", *short, setting, default=None, help=text)
-    return click.option(f"--{name}", setting, type=kind, metavar=metavar, default=None, help=text)
-
-
-def _with_options(command: F) -> F:
-    for spec in reversed(_OPTIONS):
-        command = _option(*spec)(command)
-    return command
-
-
 @click.command()
 @click.option(
     "--config",
@@ -93,7 +71,7 @@ def _with_options(command: F) -> F:
     metavar="FILE",
     help="TOML file whose [server] table sets any option (and [server.pipeline] the thresholds).",
 )
-@_with_options
+@settings_options(_OPTIONS)
 def server(config_file: Path | None, **options: object) -> None:
     """Run the central server: ingest, pipeline, store, the map and REST API, WebSocket live updates.
 

@@ -127,10 +127,7 @@ class ServerSettings(FanetSettings):
         ``FANET_REST_*``); raises ``SettingsError`` naming the setting."""
 
         def invalid(field: str, message: str) -> SettingsError:
-            names = [f"--{field.replace('_', '-')}", f"{ENV_PREFIX}{field.upper()}"]
-            if config_file is not None:
-                names.append(f"{field} in [{TABLE}] of {config_file}")
-            return SettingsError(f"invalid setting {field} ({', '.join(names)}): {message}")
+            return self.invalid(field, message, config_file)
 
         if self.serial is not None and self.replay is not None:
             raise invalid("replay", "give --serial or --replay, not both")
