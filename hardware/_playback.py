@@ -72,7 +72,10 @@ class Playback:
 
     def pop_due(self, now: float) -> bytes | None:
         """The next chunk if it is due at ``now`` (call until ``None``), else ``None``."""
-        if self._anchor is None or self.finished or self._due_position() > self.position(now):
+        due = self.next_due()
+        # Compared on the clock, the scale next_due() answers in: a caller that waits until exactly the
+        # time it was told gets the chunk (comparing capture positions could miss it by a rounding).
+        if due is None or due > now:
             return None
         data = self._chunks[self._index].data
         self._index += 1

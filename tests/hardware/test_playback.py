@@ -1,6 +1,8 @@
 """The replay schedule: original timing times the speed, held while paused, looped with times counting on."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fanet.hardware import Capture, CaptureHeader, Chunk, Direction, Playback
 
@@ -82,3 +84,22 @@ def test_a_capture_without_frames_plays_from_its_start() -> None:
 def test_speed_must_be_positive() -> None:
     with pytest.raises(ValueError, match="speed"):
         Playback(capture(), speed=0)
+
+
+@given(
+    speed=st.floats(0.01, 1000, allow_nan=False),
+    start=st.floats(0, 1e6, allow_nan=False),
+    pause_at=st.floats(0, 10, allow_nan=False),
+)
+def test_a_chunk_is_due_at_exactly_the_time_next_due_names(
+    speed: float, start: float, pause_at: float
+) -> None:
+    # Waiting until next_due() and asking then must give the chunk, whatever rounding the floats do.
+    playback = Playback(capture(), speed=speed, loop=True)
+    playback.resume(start)
+    playback.pause(start + pause_at)
+    playback.resume(start + pause_at + 1.0)
+    for _ in range(12):  # across the loop's start-over too
+        due = playback.next_due()
+        assert due is not None
+        assert playback.pop_due(due) is not None
