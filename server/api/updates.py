@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from fanet.proto import fanet_pb2 as pb
 from fanet.server.api.messages import UPDATE_TYPES, identity_message, object_message, to_dict
+from fanet.server.api.wire import varint
 from fanet.server.model import Action, Kind, LiveObject
 
 MAX_BATCH_UPDATES = 100
@@ -91,7 +92,7 @@ class UpdateCodec:
                 data=self.data(update),
                 sequence=update.sequence,
             ).SerializeToString()
-            update.wire = _BATCH_UPDATE_TAG + _varint(len(encoded)) + encoded
+            update.wire = _BATCH_UPDATE_TAG + varint(len(encoded)) + encoded
         return update.wire
 
     def text(self, update: PendingUpdate) -> str:
@@ -111,9 +112,9 @@ class UpdateCodec:
             return f'{{"batch":{{"updates":[{body}],"timestamp":"{timestamp_s}"}}}}'
         parts = [self.wire(update) for update in updates]
         if timestamp_s:
-            parts.append(_BATCH_TIMESTAMP_TAG + _varint(timestamp_s))
+            parts.append(_BATCH_TIMESTAMP_TAG + varint(timestamp_s))
         body_bytes = b"".join(parts)
-        return _SERVER_BATCH_TAG + _varint(len(body_bytes)) + body_bytes
+        return _SERVER_BATCH_TAG + varint(len(body_bytes)) + body_bytes
 
     def _remember(self, cache: dict[_Slot, _T], slot: _Slot, value: _T) -> None:
         if len(cache) >= self.capacity:
@@ -123,17 +124,6 @@ class UpdateCodec:
     @staticmethod
     def _message(update: PendingUpdate) -> pb.Pilot | pb.GroundObject | pb.Thermal | pb.Station:
         return identity_message(update.kind, update.key) if update.obj is None else object_message(update.obj)
-
-
-def _varint(value: int) -> bytes:
-    if value < 0:
-        value += 1 << 64  # int64 as protobuf encodes it
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _dumps(value: object) -> str:

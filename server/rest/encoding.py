@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fanet.server.api.messages import object_message, to_json
+from fanet.server.api.wire import varint
 from fanet.server.model import Kind, LiveObject, kind_of
 
 
@@ -112,13 +113,3 @@ def _group(layout: ListLayout, objects: Iterable[LiveObject]) -> dict[Kind, list
     for obj in objects:
         by_kind[kind_of(obj)].append(obj)
     return by_kind
-
-
-def varint(value: int) -> bytes:
-    """A non-negative integer as a protobuf varint."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)

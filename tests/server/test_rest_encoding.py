@@ -15,6 +15,7 @@ from werkzeug.http import parse_accept_header
 from fanet.proto import AircraftType, GroundType
 from fanet.proto import fanet_pb2 as pb
 from fanet.server.api.messages import object_message, snapshot_response, to_dict
+from fanet.server.api.wire import varint
 from fanet.server.model import GroundObject, Kind, LiveObject, Pilot, Thermal, WeatherStation
 from fanet.server.rest.encoding import LIST_OF, SNAPSHOT, ObjectEncodings
 from fanet.server.rest.negotiate import accepts_gzip, etag_matches, gzip_bytes, wants_protobuf, weak_etag
@@ -158,3 +159,10 @@ def test_etags_compare_weakly_and_star_matches_any() -> None:
 
 def test_gzip_bytes_round_trip() -> None:
     assert gzip.decompress(gzip_bytes(b"x" * 10_000, 5)) == b"x" * 10_000
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**31, 2**63 - 1, -1, -(2**63)])
+def test_varint_matches_what_protobuf_writes(value: int) -> None:
+    # PositionRequest's int64 timestamp is a varint behind the tag byte 0x30 (field 6, wire type 0).
+    encoded = pb.PositionRequest(timestamp=value).SerializeToString()
+    assert encoded == (b"\x30" + varint(value) if value else b"")

@@ -1,0 +1,18 @@
+"""Protobuf wire pieces for bodies assembled from pre-encoded messages (no message object per list).
+
+The REST lists and the WebSocket batches are built by joining each object's cached encoding behind its
+field tag and length, which is what protobuf itself writes for a repeated message field; only the
+varint needs code, and protobuf's own encoder for it is internal API.
+"""
+
+
+def varint(value: int) -> bytes:
+    """An integer as a protobuf varint (negative ones as int64 encodes them: ten bytes)."""
+    if value < 0:
+        value += 1 << 64
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
