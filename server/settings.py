@@ -103,6 +103,15 @@ class ServerSettings(FanetSettings):
             raise ValueError("topic levels without wildcards, and no leading '/' or '$' or trailing '/'")
         return value
 
+    @field_validator("station_id")
+    @classmethod
+    def _station_id(cls, value: str) -> str:
+        if value.startswith("@") or any(c in value for c in "/+#\0"):
+            raise ValueError(
+                "a station id neither starting with '@' (the server's own sources) nor holding '/', '+' or '#'"
+            )
+        return value
+
     @field_validator("share_group")
     @classmethod
     def _share_group(cls, value: str | None) -> str | None:
@@ -232,8 +241,8 @@ class Topics:
         if not topic.startswith(self.prefix) or topic[len(self.prefix) : len(self.prefix) + 1] != "/":
             return None
         levels = topic[len(self.prefix) + 1 :].split("/")
-        if len(levels) < 2 or not levels[0]:
-            return None
+        if len(levels) < 2 or not levels[0] or levels[0].startswith("@"):
+            return None  # "@…" names are the server's own sources (posted positions are "@api")
         if levels[1] == "f":
             return levels[0], False
         if levels[1] == "hw" and len(levels) == 2:

@@ -13,14 +13,24 @@ are strings, as the proto3 JSON mapping has them. One deliberate difference on t
 """
 
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from fanet.proto import fanet_pb2 as pb
-from fanet.server.model import GroundObject, Kind, LiveObject, Pilot, Thermal, TrackPoint, WeatherStation
+from fanet.server.model import (
+    BaseStation,
+    GroundObject,
+    Kind,
+    LiveObject,
+    Pilot,
+    Thermal,
+    TrackPoint,
+    WeatherStation,
+)
 
 KMH_PER_MS = 3.6
 
@@ -147,6 +157,40 @@ def snapshot_response(objects: Iterable[LiveObject], sequence: int) -> pb.Snapsh
     for obj in objects:
         lists[type(obj)].append(object_message(obj))
     return response
+
+
+def base_station_message(record: BaseStation) -> pb.BaseStation:
+    """A receiving station: ``name`` is its station id, ``addr`` the FANET address of its own radio
+    module (:func:`base_station_address`, 0 when unknown), ``position`` only when the station reported
+    one; averages it has no figures for are 0."""
+    message = pb.BaseStation(
+        addr=base_station_address(record),
+        name=record.station_id,
+        last_seen=math.floor(record.last_seen) if math.isfinite(record.last_seen) else 0,
+        frames_per_minute=record.frames_per_minute,
+        rssi_avg=record.rssi_avg or 0.0,
+        snr_avg=record.snr_avg or 0.0,
+        heard_addrs=record.heard,
+    )
+    if record.lat is not None and record.lon is not None:
+        message.position.CopyFrom(pb.GeoPoint(latitude=record.lat, longitude=record.lon))
+    return message
+
+
+def base_station_address(record: BaseStation) -> int:
+    """The station's own module address: the one its health report names (``module.address``, as
+    our gateway publishes it), else its station id when that is an address (six hex digits, as
+    FlyBeeper stations are named); 0 when neither says."""
+    module = record.health.get("module")
+    if isinstance(module, Mapping):
+        address = module.get("address")
+        if isinstance(address, str) and _is_hex_address(address):
+            return int(address, 16)
+    return int(record.station_id, 16) if _is_hex_address(record.station_id) else 0
+
+
+def _is_hex_address(text: str) -> bool:
+    return len(text) == 6 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _whole(value: float | None) -> int:

@@ -10,9 +10,12 @@ from fanet.server.pipeline.expiry import gone_after_s, is_gone, is_stale
 from fanet.server.pipeline.pipeline import Pipeline
 from fanet.server.pipeline.settings import DEFAULT_MAX_SPEED_KMH, PipelineSettings
 from fanet.server.pipeline.stats import Outcome, PipelineStats, Reason, Skip
+from fanet.server.pipeline.validate import API_STATION, USER_MANUFACTURER
 
 __all__ = [
+    "API_STATION",
     "DEFAULT_MAX_SPEED_KMH",
+    "USER_MANUFACTURER",
     "Deduplicator",
     "Outcome",
     "Pipeline",

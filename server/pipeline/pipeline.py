@@ -2,7 +2,9 @@
 
 ``ReceivedFrame`` → count the reception for its base station → decode (count and skip what does not
 decode) → deduplicate → validate and apply to the live world → :class:`~fanet.server.model.ApplyBatch`
-(changes without sequence numbers, track points, base-station records). Sans-I/O: the caller passes
+(changes without sequence numbers, track points, base-station records). Positions posted over the REST
+API arrive as frames of the pseudo-station ``API_STATION``, which is no base station: it gets no
+base-station record (its frames are still counted in ``received_by_station``). Sans-I/O: the caller passes
 ``now`` (unix seconds) and hands each batch to the store; nothing here reads a clock, logs above debug
 level or blocks.
 """
@@ -20,7 +22,7 @@ from fanet.server.pipeline.receivers import Receivers
 from fanet.server.pipeline.settings import PipelineSettings
 from fanet.server.pipeline.stats import Outcome, PipelineStats, Reason, Skip
 from fanet.server.pipeline.thermals import ThermalMap
-from fanet.server.pipeline.validate import Validator
+from fanet.server.pipeline.validate import API_STATION, Validator
 from fanet.server.pipeline.world import Handler, World
 
 _log = structlog.get_logger("fanet.pipeline")
@@ -97,7 +99,8 @@ class Pipeline:
         by_station = stats.received_by_station
         by_station[station] = by_station.get(station, 0) + 1
         receivers = self._receivers
-        rx = receivers.reception(station, rssi, snr, now)
+        # Posted positions come through no radio: the API's pseudo-station is no base station.
+        rx = receivers.reception(station, rssi, snr, now) if station != API_STATION else None
         if type(raw) is not bytes:
             raw = bytes(raw)
         try:
@@ -106,18 +109,21 @@ class Pipeline:
             stats.undecodable += 1
             if _stdlib_log.isEnabledFor(logging.DEBUG):
                 _log.debug("undecodable frame", station=station, error=str(exc), raw=raw.hex(" "))
-            if now - rx.published_at >= self._station_interval_s:
+            if rx is not None and now - rx.published_at >= self._station_interval_s:
                 stations.append(rx.record(now, self.settings))
             return
         stats.decoded += 1
         source = decoded.source
-        receivers.heard(rx, source)
-        if now - rx.published_at >= self._station_interval_s:
-            stations.append(rx.record(now, self.settings))
+        if rx is not None:
+            receivers.heard(rx, source)
+            if now - rx.published_at >= self._station_interval_s:
+                stations.append(rx.record(now, self.settings))
         if self._dedupe.seen(dedupe_key(raw, len(decoded.trailing)), now):
             stats.duplicates += 1
             return
-        outcome = self._handlers[raw[0] & 0x3F](source, decoded.payload, timestamp, now, changes, points)
+        outcome = self._handlers[raw[0] & 0x3F](
+            source, station, decoded.payload, timestamp, now, changes, points
+        )
         if outcome is None:
             stats.accepted += 1
             return

@@ -19,7 +19,7 @@ class Reason(StrEnum):
     """Why a decoded report was rejected (the ``rejected`` counter's keys)."""
 
     RESERVED_ADDRESS = "reserved_address"
-    """Manufacturer 0x00/0xFF or id 0x0000/0xFFFF."""
+    """Manufacturer 0x00/0xFF or id 0x0000/0xFFFF (0xFF is accepted from the API's pseudo-station)."""
     TOO_OLD = "too_old"
     IN_FUTURE = "in_future"
     OUT_OF_ORDER = "out_of_order"

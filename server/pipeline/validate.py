@@ -6,7 +6,9 @@ report, or an address nobody owns appearing once. The rules below are small pure
 
 - A report from a reserved address, with a timestamp too old or in the future, or out of order is
   rejected without touching the score: the station's clock or the radio path is at fault, not the
-  sender.
+  sender. User addresses (manufacturer 0xFF, reserved on the air) are accepted from
+  :data:`API_STATION` alone: positions posted over the REST API arrive from it, and a radio frame
+  claiming one is a bit error or an impostor.
 - A position at 0°/0°, outside the globe, or an altitude outside the configured range is rejected
   and costs the address ``score_penalty`` (an address never seen before gets no standing at all).
 - A position that moved faster than the aircraft type can fly since the last accepted report (or
@@ -38,6 +40,12 @@ from fanet.server.store.base import distance_km
 
 _MAX_HELD_POINTS = 16
 
+API_STATION = "@api"
+"""The pseudo-station that positions posted over the REST API arrive from (MQTT station ids do not
+start with ``@``). Not a setting: the REST side stamps its frames with this very name."""
+USER_MANUFACTURER = 0xFF
+"""The manufacturer byte of user addresses: FANET reserves it, so no radio device sends from it."""
+
 
 # --- rules ---------------------------------------------------------------------------------------
 
@@ -47,6 +55,16 @@ def reserved_address(addr: int) -> bool:
     manufacturer = addr >> 16
     device = addr & 0xFFFF
     return manufacturer in (0x00, 0xFF) or device in (0x0000, 0xFFFF)
+
+
+def check_address(addr: int, station: str) -> Reason | None:
+    """Reserved addresses are refused, except user addresses (device ids 1..0xFFFE of manufacturer
+    :data:`USER_MANUFACTURER`) received from :data:`API_STATION`."""
+    if not reserved_address(addr):
+        return None
+    if station == API_STATION and addr >> 16 == USER_MANUFACTURER and addr & 0xFFFF not in (0, 0xFFFF):
+        return None
+    return Reason.RESERVED_ADDRESS
 
 
 def check_time(timestamp: float, now: float, max_age_s: float, max_future_s: float) -> Reason | None:
@@ -186,10 +204,12 @@ class Validator:
         self._settings = settings
         self.standings: dict[int, Standing] = {}
 
-    def check_report(self, addr: int, timestamp: float, now: float) -> Reason | None:
-        """The checks every report gets: address and timestamp. No state changes."""
-        if reserved_address(addr):
-            return Reason.RESERVED_ADDRESS
+    def check_report(self, addr: int, station: str, timestamp: float, now: float) -> Reason | None:
+        """The checks every report gets: address (against the receiving station) and timestamp. No
+        state changes."""
+        reason = check_address(addr, station)
+        if reason is not None:
+            return reason
         s = self._settings
         return check_time(timestamp, now, s.max_age_s, s.max_future_s)
 

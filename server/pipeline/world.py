@@ -1,9 +1,9 @@
 """The live world: validated reports applied to pilots, ground objects, weather stations and thermals.
 
-Each handler takes one decoded report (the sender's address, the payload, the receiving station's
-timestamp and ``now``), asks the :class:`~fanet.server.pipeline.validate.Validator` about it, updates
-the world and appends :class:`~fanet.server.model.PendingChange` records (and pilots' track points)
-to the caller's lists. It returns the report's :data:`~fanet.server.pipeline.stats.Outcome`.
+Each handler takes one decoded report (the sender's address, the receiving station, the payload, the
+station's timestamp and ``now``), asks the :class:`~fanet.server.pipeline.validate.Validator` about
+it, updates the world and appends :class:`~fanet.server.model.PendingChange` records (and pilots'
+track points) to the caller's lists. It returns the report's :data:`~fanet.server.pipeline.stats.Outcome`.
 
 Rules of the world:
 
@@ -46,8 +46,9 @@ from fanet.server.pipeline.stats import Outcome, PipelineStats, Skip
 from fanet.server.pipeline.thermals import ThermalMap
 from fanet.server.pipeline.validate import Standing, Validator
 
-Handler = Callable[[int, Any, float, float, list[PendingChange], list[tuple[int, TrackPoint]]], Outcome]
-"""``(addr, payload, station timestamp, now, changes out, track points out) -> outcome``."""
+Handler = Callable[[int, str, Any, float, float, list[PendingChange], list[tuple[int, TrackPoint]]], Outcome]
+"""``(addr, receiving station, payload, station timestamp, now, changes out, track points out) ->
+outcome``."""
 
 Addressed = Pilot | GroundObject | WeatherStation
 
@@ -124,6 +125,7 @@ class World:
     def air(
         self,
         addr: int,
+        station: str,
         p: AirTracking,
         timestamp: float,
         now: float,
@@ -131,7 +133,7 @@ class World:
         points: list[tuple[int, TrackPoint]],
     ) -> Outcome:
         v = self.validator
-        reason = v.check_report(addr, timestamp, now)
+        reason = v.check_report(addr, station, timestamp, now)
         if reason is not None:
             return reason
         time = timestamp if timestamp < now else now
@@ -176,6 +178,7 @@ class World:
     def ground_tracking(
         self,
         addr: int,
+        station: str,
         p: GroundTracking,
         timestamp: float,
         now: float,
@@ -183,7 +186,7 @@ class World:
         points: list[tuple[int, TrackPoint]],
     ) -> Outcome:
         v = self.validator
-        reason = v.check_report(addr, timestamp, now)
+        reason = v.check_report(addr, station, timestamp, now)
         if reason is not None:
             return reason
         time = timestamp if timestamp < now else now
@@ -221,6 +224,7 @@ class World:
     def service(
         self,
         addr: int,
+        station: str,
         p: Service,
         timestamp: float,
         now: float,
@@ -233,9 +237,9 @@ class World:
             and p.humidity_pct is None
             and p.pressure_hpa is None
         ):
-            return self._battery(addr, p, timestamp, now, changes)
+            return self._battery(addr, station, p, timestamp, now, changes)
         v = self.validator
-        reason = v.check_report(addr, timestamp, now)
+        reason = v.check_report(addr, station, timestamp, now)
         if reason is not None:
             return reason
         time = timestamp if timestamp < now else now
@@ -255,7 +259,7 @@ class World:
             self._release(addr, st, points)
         old = self.stations.get(addr)
         named = self.names.get(addr)
-        station = WeatherStation(
+        weather = WeatherStation(
             addr,
             lat,
             lon,
@@ -269,20 +273,21 @@ class World:
             p.pressure_hpa,
             p.battery_pct,
         )
-        self.stations[addr] = station
-        self._emit(old, station, st, time, now, changes, False)
+        self.stations[addr] = weather
+        self._emit(old, weather, st, time, now, changes, False)
         return None
 
     def name(
         self,
         addr: int,
+        station: str,
         p: Name,
         timestamp: float,
         now: float,
         changes: list[PendingChange],
         points: list[tuple[int, TrackPoint]],
     ) -> Outcome:
-        reason = self.validator.check_report(addr, timestamp, now)
+        reason = self.validator.check_report(addr, station, timestamp, now)
         if reason is not None:
             return reason
         text = clean_name(p.name)
@@ -298,6 +303,7 @@ class World:
     def thermal(
         self,
         addr: int,
+        station: str,
         p: ThermalReport,
         timestamp: float,
         now: float,
@@ -305,7 +311,7 @@ class World:
         points: list[tuple[int, TrackPoint]],
     ) -> Outcome:
         v = self.validator
-        reason = v.check_report(addr, timestamp, now)
+        reason = v.check_report(addr, station, timestamp, now)
         if reason is not None:
             return reason
         time = timestamp if timestamp < now else now
@@ -358,13 +364,13 @@ class World:
         st.held.clear()
 
     def _battery(
-        self, addr: int, p: Service, timestamp: float, now: float, changes: list[PendingChange]
+        self, addr: int, station: str, p: Service, timestamp: float, now: float, changes: list[PendingChange]
     ) -> Outcome:
         """A service frame without weather: a gateway beacon, or a pilot's device reporting its battery."""
         old = self.pilots.get(addr)
         if p.battery_pct is None or old is None:
             return Skip.GATEWAY_BEACON if p.gateway else Skip.SERVICE_WITHOUT_WEATHER
-        reason = self.validator.check_report(addr, timestamp, now)
+        reason = self.validator.check_report(addr, station, timestamp, now)
         if reason is not None:
             return reason
         if old.battery_pct != p.battery_pct:

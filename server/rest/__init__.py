@@ -7,10 +7,10 @@ of the pipeline as frames of the pseudo-station ``@api``); :func:`hypercorn_conf
 configuration (HTTP/2, TLS).
 """
 
+from fanet.server.pipeline import API_STATION
 from fanet.server.rest.app import RestApi, create_app, register_rest
 from fanet.server.rest.listener import hypercorn_config
 from fanet.server.rest.positions import (
-    API_STATION,
     IngestBusy,
     PositionSink,
     PostedPosition,

@@ -27,11 +27,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from fanet.proto import AircraftType, AirTracking, Frame, ReceivedFrame, encode_frame
 from fanet.proto import fanet_pb2 as pb
 from fanet.server.api.messages import to_dict
+from fanet.server.pipeline import API_STATION, USER_MANUFACTURER
 from fanet.server.rest.errors import ApiError, ParameterError
 from fanet.server.rest.negotiate import JSON, PROTOBUF_TYPES
 
-USER_MANUFACTURER = 0xFF
-API_STATION = "@api"
 """The receiving station of posted positions (no MQTT station id starts with ``@``)."""
 
 _USER_IDS = 0xFFFE

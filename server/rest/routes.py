@@ -7,7 +7,8 @@ the app wiring (:mod:`~fanet.server.rest.app`) builds once; handlers keep no oth
 
 Two things the store does not keep, said here so nobody looks for them: a weather station's history
 (``/stations/{addr}`` is its latest report), and base stations' identities as FANET addresses (a base
-station is known by its MQTT station id; ``addr`` is filled in when that id is six hex digits).
+station is known by its MQTT station id; ``addr`` is the module address its health report names, or
+the id itself when that is six hex digits: :func:`~fanet.server.api.messages.base_station_address`).
 """
 
 import math
@@ -22,8 +23,8 @@ from quart_schema import document_querystring
 
 from fanet.proto import fanet_pb2 as pb
 from fanet.proto import format_address
-from fanet.server.api.messages import station_message, to_json, track_message
-from fanet.server.model import BaseStation, Kind, LiveObject, WeatherStation, kind_of
+from fanet.server.api.messages import base_station_message, station_message, to_json, track_message
+from fanet.server.model import Kind, LiveObject, WeatherStation
 from fanet.server.rest.auth import TokenChecker, bearer_token
 from fanet.server.rest.encoding import LIST_OF, SNAPSHOT, ObjectEncodings
 from fanet.server.rest.errors import not_found
@@ -196,11 +197,8 @@ class Routes:
         Version, store, the WebSocket URL to subscribe to, and how much is on the map."""
         store = self.context.store
         sequence = await store.current_sequence()
-        every = await _query_kinds(store, tuple(Kind), None, None)
-        stations = await store.base_stations()
-        counts = dict.fromkeys(Kind, 0)
-        for obj in every:
-            counts[kind_of(obj)] += 1
+        counts = await store.counts()
+        objects = counts.objects
         body = InfoBody(
             server_version=self.context.version,
             api_version="v1",
@@ -209,11 +207,11 @@ class Routes:
             server_time=math.floor(self.context.clock()),
             sequence=sequence,
             counts=ObjectCounts(
-                pilots=counts[Kind.PILOT],
-                ground_objects=counts[Kind.GROUND],
-                thermals=counts[Kind.THERMAL],
-                stations=counts[Kind.STATION],
-                base_stations=len(stations),
+                pilots=objects[Kind.PILOT],
+                ground_objects=objects[Kind.GROUND],
+                thermals=objects[Kind.THERMAL],
+                stations=objects[Kind.STATION],
+                base_stations=counts.base_stations,
             ),
         )
         response = Response(body.model_dump_json(), content_type="application/json")
@@ -221,7 +219,7 @@ class Routes:
         return response
 
     def websocket_url(self) -> str:
-        settings = self.settings
+        settings = self.context.settings  # not self.settings: the server sets the bound port after start
         if settings.websocket_url:
             return settings.websocket_url
         host = urlsplit("//" + request.host).hostname or "localhost"
@@ -329,26 +327,3 @@ async def _query_kinds(
     if failures:
         raise failures[0]
     return [obj for kind in kinds for obj in results[kind]]
-
-
-def base_station_message(record: BaseStation) -> pb.BaseStation:
-    """A base-station record as the contract's message (``name`` is the station id; ``addr`` its
-    FANET address when the id is one, six hex digits)."""
-    message = pb.BaseStation(
-        addr=_station_address(record.station_id),
-        name=record.station_id,
-        last_seen=math.floor(record.last_seen),
-        frames_per_minute=record.frames_per_minute,
-        rssi_avg=record.rssi_avg or 0.0,
-        snr_avg=record.snr_avg or 0.0,
-        heard_addrs=list(record.heard),
-    )
-    if record.lat is not None and record.lon is not None:
-        message.position.CopyFrom(pb.GeoPoint(latitude=record.lat, longitude=record.lon))
-    return message
-
-
-def _station_address(station_id: str) -> int:
-    if len(station_id) == 6 and all(c in "0123456789abcdefABCDEF" for c in station_id):
-        return int(station_id, 16)
-    return 0

@@ -103,12 +103,14 @@ class ErrorBody(BaseModel):
 
 
 class ObjectCounts(BaseModel):
+    """How much is on the map, as the store's indexes count it (no object is read for it)."""
+
     model_config = ConfigDict(extra="forbid")
     pilots: int
     ground_objects: int
     thermals: int
-    stations: int
-    base_stations: int
+    stations: int = Field(description="weather stations")
+    base_stations: int = Field(description="receiving stations the store has a record of")
 
 
 class InfoBody(BaseModel):

@@ -10,6 +10,7 @@ from fanet.server.store.base import (
     Circle,
     InvalidBatch,
     Store,
+    StoreCounts,
     StoreUnavailable,
     distance_km,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "MemoryStore",
     "RedisStore",
     "Store",
+    "StoreCounts",
     "StoreUnavailable",
     "distance_km",
 ]

@@ -13,7 +13,7 @@ alike by construction: how a batch folds (:func:`coalesce`, :func:`tracks_by_pil
 """
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -215,6 +215,15 @@ def _on_globe(lat: float, lon: float) -> bool:
 # --- the contract ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """How much a store holds (for ``/api/v1/info``), counted without reading the objects."""
+
+    objects: Mapping[Kind, int]
+    """Live objects of each kind; every kind is present."""
+    base_stations: int
+
+
 class Store(Protocol):
     """What the server needs from a store. Implementations: ``MemoryStore``, ``RedisStore``.
 
@@ -278,6 +287,12 @@ class Store(Protocol):
 
     async def base_stations(self) -> list[BaseStation]:
         """Every base station's latest record, by station id."""
+        ...
+
+    async def counts(self) -> StoreCounts:
+        """How many live objects of each kind and base stations there are, cheaply: from the indexes,
+        never by reading every object. An object whose time-to-live ran out may still be counted
+        until the next query of its kind (Redis drops expired objects from its indexes lazily)."""
         ...
 
     async def current_sequence(self) -> int:

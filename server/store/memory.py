@@ -32,6 +32,7 @@ from fanet.server.store.base import (
     DEFAULT_TRACK_RETENTION_S,
     Area,
     Circle,
+    StoreCounts,
     check_area,
     check_batch,
     coalesce,
@@ -97,6 +98,11 @@ class _KindIndex:
             for entry in self._entries_near(area)
             if matches(entry.obj, area, updated_since, min_quality)
         ]
+
+    def count(self, now: float) -> int:
+        if now >= self.sweep_at:
+            self._sweep(now)
+        return len(self.entries)
 
     def _sweep(self, now: float) -> None:
         for key in [key for key, entry in self.entries.items() if entry.expires_at <= now]:
@@ -245,6 +251,12 @@ class MemoryStore:
     async def base_stations(self) -> list[BaseStation]:
         await trio.lowlevel.checkpoint()
         return [self._stations[station_id] for station_id in sorted(self._stations)]
+
+    async def counts(self) -> StoreCounts:
+        await trio.lowlevel.checkpoint()
+        now = self._clock()
+        objects = {kind: index.count(now) for kind, index in self._kinds.items()}
+        return StoreCounts(objects, len(self._stations))
 
     async def current_sequence(self) -> int:
         await trio.lowlevel.checkpoint()

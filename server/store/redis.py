@@ -39,6 +39,7 @@ from fanet.server.store.base import (
     DEFAULT_RETAINED_CHANGES,
     DEFAULT_TRACK_RETENTION_S,
     Area,
+    StoreCounts,
     StoreUnavailable,
     check_area,
     check_batch,
@@ -218,6 +219,19 @@ class RedisStore:
             return [decode_base_station(records[station_id]) for station_id in sorted(records)]
 
         return await self._call("base_stations", run)
+
+    async def counts(self) -> StoreCounts:
+        def run(client: _Client) -> StoreCounts:
+            pipe = client.pipeline(transaction=False)
+            for kind in Kind:
+                pipe.zcard(self.keys.geo[kind])
+                pipe.scard(self.keys.polar[kind])
+            pipe.hlen(self.keys.stations)
+            *per_index, stations = cast("list[int]", pipe.execute())
+            objects = {kind: per_index[2 * i] + per_index[2 * i + 1] for i, kind in enumerate(Kind)}
+            return StoreCounts(objects, stations)
+
+        return await self._call("counts", run)
 
     async def current_sequence(self) -> int:
         def run(client: _Client) -> int:

@@ -1,6 +1,7 @@
 """The world model as the client API's messages: units, enums, the JSON mirror, and the update framing."""
 
 import json
+import math
 
 import pytest
 
@@ -8,7 +9,16 @@ from fanet.proto import AircraftType, GroundType
 from fanet.proto import fanet_pb2 as pb
 from fanet.server.api import messages
 from fanet.server.api.updates import PendingUpdate, UpdateCodec
-from fanet.server.model import Action, GroundObject, Kind, Pilot, Thermal, TrackPoint, WeatherStation
+from fanet.server.model import (
+    Action,
+    BaseStation,
+    GroundObject,
+    Kind,
+    Pilot,
+    Thermal,
+    TrackPoint,
+    WeatherStation,
+)
 
 T0 = 1_750_000_000.7
 PILOT = Pilot(0x110B90, 46.5, 8.25, 2100, AircraftType.HANG_GLIDER, 42.0, 1.5, 270.0, True, T0, "Ana", 87.6)
@@ -67,6 +77,50 @@ def test_track_and_snapshot() -> None:
     assert (track.start_time, track.end_time, len(track.points)) == (int(T0), int(T0) + 5, 2)
     snapshot = messages.snapshot_response([PILOT, WeatherStation(1, 46.0, 8.0, T0)], 42)
     assert (len(snapshot.pilots), len(snapshot.stations), snapshot.sequence) == (1, 1, 42)
+
+
+def test_a_base_station_carries_every_figure_of_its_record() -> None:
+    record = BaseStation(
+        "gw-lj", T0, 1200, 7.5, -96.25, 6.5, (0x110B91, 0x110B90), 46.05, 14.5,
+        {"version": "1.0", "module": {"address": "FB00A1", "version": "202404"}},
+    )  # fmt: skip
+    message = messages.base_station_message(record)
+    assert (message.addr, message.name, message.last_seen) == (0xFB00A1, "gw-lj", int(T0))
+    assert (message.position.latitude, message.position.longitude) == (46.05, 14.5)
+    assert message.frames_per_minute == 7.5 and list(message.heard_addrs) == [0x110B91, 0x110B90]
+    assert (message.rssi_avg, message.snr_avg) == (-96.25, 6.5)
+    mirror = messages.to_dict(message)
+    assert mirror["heard_addrs"] == [0x110B91, 0x110B90] and mirror["last_seen"] == str(int(T0))
+
+
+@pytest.mark.parametrize(
+    ("station_id", "health", "addr"),
+    [
+        ("FB0042", {}, 0xFB0042),  # FlyBeeper stations are named by their module's address
+        ("fb0042", {"state": "offline"}, 0xFB0042),
+        ("FB0042", {"module": {"address": "110B90"}}, 0x110B90),  # the report names the module
+        ("gw-lj", {"module": {"address": None, "state": "booting"}}, 0),
+        ("gw-lj", {"module": "FB00A1"}, 0),
+        ("FB004", {}, 0),
+        ("FB0042G", {}, 0),
+    ],
+)
+def test_a_base_station_address_is_its_module_address_when_known(
+    station_id: str, health: dict[str, object], addr: int
+) -> None:
+    assert messages.base_station_message(BaseStation(station_id, T0, health=health)).addr == addr
+
+
+def test_a_base_station_without_figures_has_zeros_and_no_position() -> None:
+    message = messages.base_station_message(BaseStation("gw", T0, lat=46.0))
+    assert not message.HasField("position")
+    assert (message.rssi_avg, message.snr_avg, message.frames_per_minute, len(message.heard_addrs)) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert messages.base_station_message(BaseStation("gw", -math.inf)).last_seen == 0
 
 
 def update(action: Action = Action.ADD, sequence: int = 7, obj: Pilot | None = PILOT) -> PendingUpdate:

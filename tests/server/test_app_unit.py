@@ -55,6 +55,8 @@ def test_topics_subscribe_once_to_frames_and_parse_station_ids() -> None:
     assert topics.parse("fb/b/0A0493/hw") == ("0A0493", True)
     for other in ("fb/b/0A0493", "fb/b//f", "fb/bx/1/f", "other/1/f", "fb/b/1/hw/x"):
         assert topics.parse(other) is None
+    # "@api" is the server's own source of posted positions (user addresses): never a station's topic.
+    assert topics.parse("fb/b/@api/f") is None and topics.parse("fb/b/@api/hw") is None
 
 
 def test_settings_resolve_into_the_running_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,6 +95,7 @@ def test_settings_resolve_into_the_running_configuration(monkeypatch: pytest.Mon
         ({"redis": "http://localhost"}, "invalid setting redis"),
         ({"ca_file": "/etc/ssl/ca.pem"}, "invalid setting ca_file"),
         ({"listen": "127.0.0.1:9000", "ws_listen": "127.0.0.1:9000"}, "invalid setting ws_listen"),
+        ({"station_id": "@api", "replay": CAPTURE.name}, "invalid setting station_id"),
     ],
 )
 def test_combined_settings_are_checked_at_start(options: dict[str, Any], named: str) -> None:

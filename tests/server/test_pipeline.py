@@ -16,7 +16,7 @@ from fanet.proto import (
 )
 from fanet.proto import Thermal as ThermalReport
 from fanet.server.model import Action, ApplyBatch, GroundObject, Kind, Pilot, WeatherStation
-from fanet.server.pipeline import Pipeline, PipelineSettings, Reason, Skip
+from fanet.server.pipeline import API_STATION, Pipeline, PipelineSettings, Reason, Skip
 
 T0 = 1_750_000_000.0
 PILOT = 0x110B90
@@ -197,6 +197,37 @@ def test_reserved_addresses_are_rejected(addr: int) -> None:
     assert not p.process(heard(Name("x"), addr=addr, t=T0), T0).changes
     assert p.stats.rejected[Reason.RESERVED_ADDRESS] == 2
     assert addr not in p.world.validator.standings
+
+
+def test_user_addresses_are_accepted_from_the_api_station_only() -> None:
+    user = 0xFF002A
+    p = Pipeline(PipelineSettings(appear_score=1))
+    batch = p.process(heard(air(), addr=user, t=T0, station=API_STATION), T0)
+    assert actions(batch) == [(Kind.PILOT, Action.ADD)] and batch.changes[0].obj.addr == user
+    assert [addr for addr, _ in batch.track_points] == [user]
+    assert not p.process(heard(air(46.2001), addr=user, t=T0 + 1, station="alpha"), T0 + 1).changes
+    assert not p.process(heard(Name("Mallory"), addr=user, t=T0 + 2, station="alpha"), T0 + 2).changes
+    assert p.stats.rejected[Reason.RESERVED_ADDRESS] == 2 and p.stats.accepted == 1
+    assert p.world.pilots[user].lat == pytest.approx(46.20, abs=1e-4) and p.world.pilots[user].name == ""
+    check_counters(p)
+
+
+def test_the_api_station_is_no_base_station() -> None:
+    p = Pipeline(PipelineSettings(appear_score=1))
+    assert not p.process(heard(air(), addr=0xFF002A, t=T0, station=API_STATION), T0).base_stations
+    undecodable = ReceivedFrame(API_STATION, T0, None, None, b"\x01")
+    assert not p.process(undecodable, T0).base_stations
+    [record] = p.process(heard(air(), t=T0), T0).base_stations
+    assert record.station_id == "alpha" and record.heard == (PILOT,)
+    assert [r.station_id for r in p.expire(T0 + 60).base_stations] == []
+    assert p.stats.received_by_station == {API_STATION: 2, "alpha": 1}
+
+
+@pytest.mark.parametrize("addr", [0x000B90, 0x110000, 0xFF0000, 0xFFFFFF])
+def test_the_api_station_gets_no_other_reserved_address(addr: int) -> None:
+    p = Pipeline(PipelineSettings(appear_score=1))
+    assert not p.process(heard(air(), addr=addr, t=T0, station=API_STATION), T0).changes
+    assert p.stats.rejected[Reason.RESERVED_ADDRESS] == 1 and addr not in p.world.validator.standings
 
 
 @pytest.mark.parametrize(

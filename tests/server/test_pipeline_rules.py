@@ -8,7 +8,9 @@ from fanet.proto import AircraftType, AirTracking, Frame, decode_frame, encode_f
 from fanet.server.model import GroundObject, Pilot, Thermal
 from fanet.server.pipeline import Deduplicator, PipelineSettings, Reason, dedupe_key, is_gone, is_stale
 from fanet.server.pipeline.validate import (
+    API_STATION,
     Validator,
+    check_address,
     check_altitude,
     check_move,
     check_position,
@@ -33,6 +35,24 @@ T0 = 1_750_000_000.0
 )
 def test_reserved_manufacturers_and_ids(addr: int, reserved: bool) -> None:
     assert reserved_address(addr) is reserved
+
+
+@pytest.mark.parametrize(
+    ("addr", "station", "reason"),
+    [
+        (0xFF0001, API_STATION, None),
+        (0xFFFFFE, API_STATION, None),
+        (0x110B90, "alpha", None),
+        (0xFF0001, "alpha", Reason.RESERVED_ADDRESS),
+        (0xFF0001, "api", Reason.RESERVED_ADDRESS),
+        (0xFF0000, API_STATION, Reason.RESERVED_ADDRESS),
+        (0xFFFFFF, API_STATION, Reason.RESERVED_ADDRESS),
+        (0x000001, API_STATION, Reason.RESERVED_ADDRESS),
+    ],
+)
+def test_user_addresses_only_from_the_api_station(addr: int, station: str, reason: Reason | None) -> None:
+    assert check_address(addr, station) is reason
+    assert Validator(S).check_report(addr, station, T0, T0) is reason
 
 
 @pytest.mark.parametrize(

@@ -38,8 +38,9 @@ from fanet.proto import (
     encode_frame,
 )
 from fanet.proto import fanet_pb2 as pb
-from fanet.server.model import ApplyBatch, Kind
-from fanet.server.pipeline import Pipeline, PipelineSettings, validate
+from fanet.server.model import Kind
+from fanet.server.pipeline import API_STATION as pipeline_api_station
+from fanet.server.pipeline import Pipeline, PipelineSettings
 from fanet.server.rest import (
     API_STATION,
     PostedPosition,
@@ -196,22 +197,15 @@ async def test_a_protobuf_position_gets_a_protobuf_answer(accounts: AccountServi
     assert (position.altitude_m, position.climb_ms, position.timestamp) == (900, 1.5, 1_750_000_000.0)
 
 
-async def test_posted_positions_appear_on_the_map_through_the_pipeline(
-    accounts: AccountService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The pipeline refuses the reserved manufacturer 0xFF that user addresses use, whoever sent the
-    # frame; until it accepts them from the API's pseudo-station, this test lets them through.
-    reserved = validate.reserved_address
-    monkeypatch.setattr(validate, "reserved_address", lambda addr: addr >> 16 != 0xFF and reserved(addr))
+async def test_posted_positions_appear_on_the_map_through_the_pipeline(accounts: AccountService) -> None:
+    assert pipeline_api_station == API_STATION  # the station the pipeline takes user addresses from
     store = MemoryStore()
     pipeline = Pipeline(PipelineSettings(appear_score=1))
     send, receive = trio.open_memory_channel[ReceivedFrame](10)
 
     async def run_pipeline() -> None:
         async for frame in receive:
-            batch = pipeline.process(frame, time.time())
-            stations = tuple(dataclasses.replace(r, health=dict(r.health)) for r in batch.base_stations)
-            await store.apply(ApplyBatch(batch.changes, batch.track_points, stations))
+            await store.apply(pipeline.process(frame, time.time()))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_pipeline)

@@ -9,7 +9,7 @@ import pytest
 
 from fanet.server.model import Kind, LiveObject
 from fanet.server.rest import RestSettings, create_app
-from fanet.server.store import Area, MemoryStore, StoreUnavailable
+from fanet.server.store import Area, MemoryStore, StoreCounts, StoreUnavailable
 from fanet.settings import SettingsError, load_settings
 
 SNAPSHOT = "/api/v1/snapshot?lat=46&lon=13&radius=10"
@@ -140,6 +140,9 @@ class FailingStore(MemoryStore):
         updated_since: float | None = None,
         min_quality: int | None = None,
     ) -> list[LiveObject]:
+        raise self.error
+
+    async def counts(self) -> StoreCounts:
         raise self.error
 
 

@@ -42,6 +42,7 @@ from fanet.server.store import (
     MemoryStore,
     RedisStore,
     Store,
+    StoreCounts,
 )
 from fanet.server.store.base import KM_PER_DEGREE, wrap_lon
 
@@ -470,6 +471,47 @@ async def test_base_stations_are_upserted_by_id(store: Store) -> None:
     assert await store.current_sequence() == 0  # base stations are not part of the change stream
 
 
+# --- counts ---------------------------------------------------------------------------------------
+
+
+def counted(
+    pilots: int = 0, ground: int = 0, thermals: int = 0, stations: int = 0, base: int = 0
+) -> StoreCounts:
+    objects = {Kind.PILOT: pilots, Kind.GROUND: ground, Kind.THERMAL: thermals, Kind.STATION: stations}
+    return StoreCounts(objects, base)
+
+
+async def test_counts_follow_what_is_added_moved_and_removed(store: Store) -> None:
+    assert await store.counts() == counted()
+    polar = pilot(2, 89.5, 0.0)
+    await store.apply(
+        add(
+            pilot(1), polar, pilot(3), thermal(1), thermal(2),
+            GroundObject(1, 46.0, 13.0, GroundType.WALKING, True, T0),
+            WeatherStation(1, -89.0, 13.0, T0),
+        )
+    )  # fmt: skip
+    await store.apply(ApplyBatch(base_stations=(BaseStation("gw-1", T0), BaseStation("gw-2", T0))))
+    assert await store.counts() == counted(3, 1, 2, 1, 2)
+    moves = (
+        PendingChange(Action.UPDATE, pilot(1, 89.9, 0.0, t=T0 + 1), T0 + 1),  # into the polar set
+        PendingChange(Action.UPDATE, pilot(2, 46.0, 13.0, t=T0 + 1), T0 + 1),  # out of it
+        PendingChange(Action.REMOVE, pilot(3), T0 + 1),
+        PendingChange(Action.REMOVE, thermal(1), T0 + 1),
+    )
+    await store.apply(ApplyBatch(changes=moves, base_stations=(BaseStation("gw-1", T0 + 1),)))
+    assert await store.counts() == counted(2, 1, 1, 1, 2)
+
+
+async def test_expired_objects_are_not_counted_after_a_query(make_store: StoreFactory) -> None:
+    store = make_store(object_ttl_s=0.3)
+    await store.apply(add(pilot(1), pilot(2, 89.0, 0.0), thermal(1)))
+    await trio.sleep(0.4)
+    for kind in Kind:
+        assert await store.objects(kind) == []
+    assert await store.counts() == counted()
+
+
 async def test_ping_answers(store: Store) -> None:
     await store.ping()
 
@@ -557,6 +599,7 @@ async def test_random_batches_leave_both_stores_answering_alike(
 
         async def answers(store: Store) -> list[object]:
             found: list[object] = [
+                await store.counts(),
                 await store.current_sequence(),
                 await store.changes_since(since),
                 await store.changes_since(0, limit=3),
