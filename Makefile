@@ -35,8 +35,9 @@ unit: setup-services
 bench: setup-services               ## benchmarks (figures as ratios to a baseline measured in the same run)
 	$(RUN) python bench/run_all.py $(BENCH_ARGS)
 
-proto: setup               ## regenerate the client API module from proto/fanet.proto
+proto: setup               ## regenerate the client API modules (Python, and the map's JS table) from proto/fanet.proto
 	$(RUN) python scripts/gen_proto.py
+	$(RUN) python -m fanet.server.web.schema server/web/static/fanet-schema.js
 
 clean:
 	rm -rf build dist .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis

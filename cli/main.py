@@ -16,7 +16,7 @@ from fanet import __version__
 # name → (module, attribute, the extra that provides its dependencies)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "decode": ("fanet.decode", "decode", ""),
-    "demo": ("fanet.demo", "demo", ""),
+    "demo": ("fanet.demo", "demo", "server"),
     "gateway": ("fanet.gateway.commands", "gateway", "gateway"),
     "record": ("fanet.hardware.commands", "record", "gateway"),
     "replay": ("fanet.hardware.commands", "replay", "gateway"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, and nothing that is already there.
 #   scripts/bootstrap.sh python    uv and the locked Python environment (enough for `make run`)
-#   scripts/bootstrap.sh services  also redis-server and mosquitto from Debian (for `make test`)
+#   scripts/bootstrap.sh services  also redis-server, mosquitto and chromium from Debian (for `make test`;
+#                                  the browser tests drive Debian's chromium, never a downloaded browser)
 # As root it installs missing Debian packages itself; as a normal user it says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +61,8 @@ ensure_python_env() {
 
 ensure_uv
 if [ "$want" = services ]; then
-    apt_install redis-server mosquitto
+    # fonts-dejavu-core: a headless chromium without any font draws the map's labels as boxes.
+    # systemd: systemd-analyze checks the Raspberry Pi unit file (nothing is started).
+    apt_install redis-server mosquitto chromium fonts-dejavu-core systemd
 fi
 ensure_python_env

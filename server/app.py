@@ -34,6 +34,7 @@ from fanet.server.rest import IngestBusy, PostedPosition, register_rest
 from fanet.server.settings import ServerConfig
 from fanet.server.state import AppState, build_state
 from fanet.server.store import Store, StoreUnavailable
+from fanet.server.web import register_web
 from fanet.server.writer import STORE_BACKOFF
 
 log = structlog.get_logger("fanet.server")
@@ -68,6 +69,8 @@ async def run_server(
         app = create_app(state)
         rest = register_rest(app, store=state.store, settings=config.rest, ingest=positions.send,
                              clock=state.clock.now)  # fmt: skip
+        if config.web is not None:
+            register_web(app, config.web)
         state.http_port = await _start(services, "http", serve_http, app, config.listen, config.rest)
         _spawn(services, "store-probe", probe_store, state.store, state.readiness,
                lambda: state.writer.stats.retrying)  # fmt: skip

@@ -31,6 +31,10 @@ _OPTIONS: tuple[OptionSpec, ...] = (
     ("replay_loop", bool, None, "no-replay-loop", "Start the capture over at its end."),
     ("replay_speed", float, "X", "1.0", "Replay time scale."),
     ("station_id", str, "ID", "local", "Station id of the frames from --serial and --replay."),
+    ("tiles_url", str, "URL", "OpenStreetMap", "Map tiles, {z}/{x}/{y} template; '' for a plain background."),
+    ("map_center_lat", float, "DEG", None, "Where the map opens (default: around the base stations)."),
+    ("map_center_lon", float, "DEG", None, "Where the map opens."),
+    ("map_zoom", int, "Z", "10", "The map's zoom with --map-center-lat/--map-center-lon."),
     ("topic_prefix", str, "PREFIX", "fb/b", "Frames on PREFIX/<id>/f (and /f/#), health on PREFIX/<id>/hw."),
     (
         "client_id",

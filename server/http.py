@@ -28,7 +28,7 @@ GRACEFUL_TIMEOUT_S = 1.0
 
 
 def create_app(state: AppState) -> QuartTrio:
-    app = QuartTrio("fanet.server")
+    app = QuartTrio("fanet.server", static_folder=None)  # /static/ is the map's (fanet.server.web)
     app.extensions[_STATE_KEY] = state
 
     @app.get("/health")

@@ -30,6 +30,7 @@ from fanet.proto import AircraftType
 from fanet.server.live.settings import LiveSettings
 from fanet.server.pipeline import PipelineSettings
 from fanet.server.rest.settings import RestSettings
+from fanet.server.web.settings import OSM_ATTRIBUTION, OSM_TILES_URL, WebSettings
 from fanet.settings import FanetSettings, SettingsError
 
 ENV_PREFIX = "FANET_SERVER_"
@@ -76,6 +77,14 @@ class ServerSettings(FanetSettings):
     """How often a WebSocket client gets a batch of updates; 0 sends each change at once."""
     ws_ping_interval_s: float = Field(default=30.0, ge=1, le=3600)
     """Server ping every this often; a client silent for twice as long is closed."""
+    # --- the map page ----------------------------------------------------------------------------------
+    tiles_url: str = OSM_TILES_URL
+    """Map tiles (a Leaflet URL template); empty: a plain background (a club network without internet)."""
+    tiles_attribution: str = OSM_ATTRIBUTION
+    map_center_lat: float | None = None
+    map_center_lon: float | None = None
+    """Where the map opens (with ``map_zoom``); unset: it fits the base stations."""
+    map_zoom: int = 10
     # --- batching, upkeep, shutdown -----------------------------------------------------------------
     batch_max_frames: int = Field(default=500, ge=1)
     batch_max_wait_ms: float = Field(default=0.0, ge=0, le=1000)
@@ -199,9 +208,26 @@ class ServerSettings(FanetSettings):
             ping_interval_s=self.ws_ping_interval_s,
             pong_timeout_s=2 * self.ws_ping_interval_s,
         )
+        pipeline = pipeline_settings(self.pipeline)
+        try:
+            web = WebSettings(
+                tiles_url=self.tiles_url,
+                tiles_attribution=self.tiles_attribution,
+                center_lat=self.map_center_lat,
+                center_lon=self.map_center_lon,
+                zoom=self.map_zoom,
+                stale_after_s=pipeline.pilot_stale_after_s,
+            )
+        except ValueError as error:
+            named = str(error).split(" ", 1)[0]
+            field = {"center_lat": "map_center_lat", "center_lon": "map_center_lon", "zoom": "map_zoom"}.get(
+                named, "tiles_url"
+            )
+            raise invalid(field, str(error)) from None
         return ServerConfig(
             listen=parse_listen(self.listen),
             live=live,
+            web=web,
             rest=rest if rest is not None else RestSettings(),
             mqtt=mqtt,
             topics=Topics(self.topic_prefix, self.share_group),
@@ -209,7 +235,7 @@ class ServerSettings(FanetSettings):
             redis_namespace=self.redis_namespace,
             serial=serial,
             replay=replay,
-            pipeline=pipeline_settings(self.pipeline),
+            pipeline=pipeline,
             batch_max_frames=self.batch_max_frames,
             batch_max_wait_s=self.batch_max_wait_ms / 1000,
             expire_interval_s=self.expire_interval_s,
@@ -266,6 +292,8 @@ class ServerConfig:
     live: LiveSettings | None = None
     """The WebSocket listener's settings; ``None``: no WebSocket listener (tests of other parts)."""
     rest: RestSettings = field(default_factory=RestSettings)
+    web: WebSettings | None = None
+    """The map page at ``/``; ``None``: no page (tests of other parts)."""
     mqtt: MqttSettings | None = None
     topics: Topics = Topics()
     redis_url: str | None = None

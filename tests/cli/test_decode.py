@@ -66,13 +66,6 @@ def test_help_on_every_command(command: list[str]) -> None:
     assert "Usage:" in result.stdout
 
 
-def test_demo_decodes_the_bundled_frames() -> None:
-    result = fanet("demo")
-    assert result.returncode == 0
-    assert result.stdout.count('"type":') == len(REAL)
-    assert "error" not in result.stdout
-
-
 def test_a_command_whose_extra_is_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 

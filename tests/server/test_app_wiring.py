@@ -23,6 +23,7 @@ from fanet.server.live.settings import LiveSettings
 from fanet.server.rest import RestSettings
 from fanet.server.settings import Replay, ServerConfig
 from fanet.server.state import AppState
+from fanet.server.web import WebSettings
 
 SCENARIO = (47.25, 9.07)  # the bundled flights start near Amden, Switzerland
 CAPTURE = next(path for path in bundled_captures() if path.name == "simulated-10min-seed1.jsonl")
@@ -34,6 +35,7 @@ def config(**options: Any) -> ServerConfig:
             listen=("127.0.0.1", 0),
             live=LiveSettings(host="127.0.0.1", port=0, batch_interval_s=0, freeze_gc=False),
             replay=Replay(read_capture(CAPTURE), "local", speed=60.0),
+            web=WebSettings(tiles_url=""),
         ),
         **options,
     )
@@ -123,3 +125,18 @@ async def test_shutdown_closes_websocket_clients_with_going_away() -> None:
             while True:
                 await stream.receive()
     assert closed.value.reason is not None and closed.value.reason.code == 1001
+
+
+async def test_the_map_and_its_client_are_served_beside_the_api() -> None:
+    async with running(config(replay=None)) as state:
+
+        def fetch(path: str) -> tuple[int, str, bytes]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{state.http_port}{path}", timeout=5) as response:
+                return response.status, response.headers.get("Content-Type", ""), response.read()
+
+        status, kind, page = await trio.to_thread.run_sync(fetch, "/")
+        assert status == 200 and kind.startswith("text/html") and b'id="map"' in page
+        status, kind, script = await trio.to_thread.run_sync(fetch, "/static/fanet-client.js")
+        assert status == 200 and "javascript" in kind and b"export" in script
+        status, body = await get_json(state.http_port, "/static/no-such-file.js")
+        assert status == 404
