@@ -9,8 +9,6 @@ Only click is imported here; the server's modules load when the command runs (th
 
 from __future__ import annotations
 
-import errno
-
 import click
 
 DEFAULT_CAPTURE = "simulated-10min-seed1.jsonl"
@@ -65,10 +63,8 @@ def demo(
     A bad option exits 2.
     """
     try:
-        import trio  # noqa: PLC0415  (server extra: imported when the command runs)
-
         from fanet.logs import configure_logging  # noqa: PLC0415
-        from fanet.server.app import serve  # noqa: PLC0415
+        from fanet.server.commands import run_served  # noqa: PLC0415
         from fanet.server.settings import ServerSettings, capture_path, parse_listen  # noqa: PLC0415
         from fanet.settings import SettingsError, load_settings  # noqa: PLC0415
     except ImportError as error:
@@ -104,15 +100,7 @@ def demo(
         click.echo(
             "fanet demo: the map's port is in the `http listening` line below  (Ctrl-C stops)", err=True
         )
-    try:
-        trio.run(serve, config)
-    except KeyboardInterrupt:  # Ctrl-C before the server's signal handler was installed
-        pass
-    except BaseException as error:  # a crashed task was logged with its traceback
-        if isinstance(error, SystemExit):
-            raise
-        click.echo(f"fanet demo: {_explain(error)}", err=True)
-        raise SystemExit(1) from None
+    run_served(config, "fanet demo")
 
 
 def map_url(host: str, port: int) -> str:
@@ -122,12 +110,3 @@ def map_url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}/"
-
-
-def _explain(error: BaseException) -> str:
-    """One line for the crash that stopped the demo; a taken port (the usual one) says what to do."""
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
-        return "a port is already in use (another fanet demo?); choose others with --listen and --ws-listen"
-    return f"stopped after a crash ({type(error).__name__}: {error})"

@@ -7,11 +7,16 @@ server extra (trio, hypercorn, redis …) is imported when the command runs, so 
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from fanet.options import OptionSpec, settings_options
+
+if TYPE_CHECKING:
+    from fanet.server.settings import ServerConfig
 
 _OPTIONS: tuple[OptionSpec, ...] = (
     ("mqtt", str, "URL", None, "Ingest from this broker: mqtt[s]://[user[:password]@]host[:port]."),
@@ -87,10 +92,7 @@ def server(config_file: Path | None, **options: object) -> None:
     are FANET_REST_<NAME> or the [rest] table. SIGINT or SIGTERM drain and stop it (exit 0 within
     --shutdown-timeout-s; a second signal exits at once); a bad setting exits 2; a crash exits 1.
     """
-    import trio  # noqa: PLC0415  (server extra, see the module docstring)
-
     from fanet.logs import configure_logging  # noqa: PLC0415
-    from fanet.server.app import serve  # noqa: PLC0415
     from fanet.server.rest import RestSettings  # noqa: PLC0415
     from fanet.server.settings import ServerSettings  # noqa: PLC0415
     from fanet.settings import SettingsError, load_settings  # noqa: PLC0415
@@ -103,6 +105,15 @@ def server(config_file: Path | None, **options: object) -> None:
         click.echo(f"fanet server: {error}", err=True)
         raise SystemExit(2) from None
     configure_logging(verbose=settings.verbose, log_format=settings.log_format)
+    run_served(config, "fanet server")
+
+
+def run_served(config: ServerConfig, command: str) -> None:
+    """Run the server until it stops: exit 0 after a signal, 1 (with one line naming why) after a crash."""
+    import trio  # noqa: PLC0415  (server extra, see the module docstring)
+
+    from fanet.server.app import serve  # noqa: PLC0415
+
     try:
         trio.run(serve, config)
     except KeyboardInterrupt:  # Ctrl-C before the signal handler was installed: nothing to clean up yet
@@ -110,11 +121,14 @@ def server(config_file: Path | None, **options: object) -> None:
     except BaseException as error:  # the crashed task was logged with its traceback
         if isinstance(error, SystemExit):
             raise
-        click.echo(f"fanet server: stopped after a crash ({_summary(error)})", err=True)
+        click.echo(f"{command}: {_explain(error)}", err=True)
         raise SystemExit(1) from None
 
 
-def _summary(error: BaseException) -> str:
+def _explain(error: BaseException) -> str:
+    """One line for the crash that stopped the server; a taken port (the usual one) says what to do."""
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
-    return f"{type(error).__name__}: {error}"
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        return "a port is already in use (another server?); choose others with --listen and --ws-listen"
+    return f"stopped after a crash ({type(error).__name__}: {error})"
