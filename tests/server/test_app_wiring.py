@@ -139,4 +139,4 @@ async def test_the_map_and_its_client_are_served_beside_the_api() -> None:
         status, kind, script = await trio.to_thread.run_sync(fetch, "/static/fanet-client.js")
         assert status == 200 and "javascript" in kind and b"export" in script
         status, body = await get_json(state.http_port, "/static/no-such-file.js")
-        assert status == 404
+        assert status == 404 and body["code"] == "not_found"

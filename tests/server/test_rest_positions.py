@@ -6,10 +6,10 @@ from hypothesis import strategies as st
 
 from fanet.proto import AircraftType, AirTracking, decode_frame
 from fanet.proto import fanet_pb2 as pb
+from fanet.server.pipeline import API_STATION
 from fanet.server.pipeline.validate import reserved_address
 from fanet.server.rest.errors import ApiError, ParameterError
 from fanet.server.rest.positions import (
-    API_STATION,
     PostedPosition,
     is_user_address,
     parse_position_body,
