@@ -10,7 +10,8 @@ reads. Times are seconds from the window's start, to the millisecond.
 
 The header's ``expected`` counts are taken from the finished capture with the bridge's own parser:
 ``frames`` (lines that parse), ``corrupt_lines``, ``reboots`` (``initialized`` after the first
-frame), ``distress_calls`` and ``frame_types``.
+frame), ``distress_calls`` (devices that sent a distress state), ``distress_frames`` (the frames with
+one: a device in distress repeats it) and ``frame_types``.
 """
 
 import heapq
@@ -95,13 +96,16 @@ def expected_counts(chunks: Sequence[Chunk]) -> dict[str, object]:
         if chunk.direction is Direction.RX:
             conn.receive_data(chunk.data, chunk.t)
     frames = corrupt = reboots = distress = 0
+    in_distress: set[int] = set()
     types: Counter[int] = Counter()
     for event in conn.events():
         if isinstance(event, FrameReceived):
             frames += 1
             types[event.frame_type] += 1
-            payload = decode_frame(event.raw).payload
-            distress += getattr(payload, "ground_type", None) == GroundType.DISTRESS_CALL
+            frame = decode_frame(event.raw)
+            if getattr(frame.payload, "ground_type", None) == GroundType.DISTRESS_CALL:
+                distress += 1
+                in_distress.add(frame.source)
         elif isinstance(event, MalformedLine) and event.line.startswith("#FNF"):
             corrupt += 1
         elif isinstance(event, ModuleBooted) and frames:
@@ -110,7 +114,8 @@ def expected_counts(chunks: Sequence[Chunk]) -> dict[str, object]:
         "frames": frames,
         "corrupt_lines": corrupt,
         "reboots": reboots,
-        "distress_calls": distress,
+        "distress_calls": len(in_distress),
+        "distress_frames": distress,
         "frame_types": {str(key): types[key] for key in sorted(types)},
     }
 

@@ -5,9 +5,11 @@ Each pilot carries a device that sends, as the reference firmware and the protoc
 while flying, ground tracking (type 7) at the same pace on the ground ("walking" before takeoff,
 "landed well" after landing), the pilot's name (type 2) every 4 minutes, and a thermal (type 9)
 every ``(neighbours // 10 + 1) * 30 s`` while circling in one. A weather station at launch sends
-its wind and temperature (type 4) every 40 s and its name every 4 minutes. One pilot sends one
-distress call (type 7, state 14). Every device starts at a random phase, and every gap carries up
-to :data:`MAC_JITTER_S` of channel access delay.
+its wind and temperature (type 4) every 40 s and its name every 4 minutes. One pilot makes a
+distress call (type 7, state 14): down (in trees, say) from that moment, the device keeps sending
+ground tracking with the distress state from where it came down, at the tracking pace, until the
+end; no more air tracking or thermals, the name as before. Every device starts at a random phase,
+and every gap carries up to :data:`MAC_JITTER_S` of channel access delay.
 
 Everything random comes from the ``Random`` passed in, so a seed gives the same traffic.
 """
@@ -117,7 +119,9 @@ def plan_traffic(tracks: Sequence[Track], start: float, end: float, rng: Random)
         sent += _pilot(pilot, pilots, start, end, rng)
     wind = _mean_wind([t.frame.payload for t in sent if isinstance(t.frame.payload, Thermal)])
     sent += _station(station, wind, start, end, rng)
-    sent.append(_distress(pilots, start, end, rng))
+    call = _distress_call(pilots, start, end, rng)
+    sent = [transmission for transmission in sent if not call.silences(transmission)]
+    sent += _distress_reports(call, pilots, end)
     sent.sort(key=lambda transmission: transmission.time)
     return Traffic(start, end, (*pilots, station), tuple(sent))
 
@@ -193,16 +197,51 @@ def _position(pilot: Device, track: Track, time: float) -> AirTracking | GroundT
     return GroundTracking(point.lat, point.lon, state, pilot.online)
 
 
-def _distress(pilots: Sequence[Device], start: float, end: float, rng: Random) -> Transmission:
-    """One distress call, from a pilot whose device is on, a third of the way into the window or later."""
+@dataclass(frozen=True, slots=True)
+class DistressCall:
+    """Who came down, when and where: from ``time`` on, the device reports this and its name only."""
+
+    pilot: Device
+    time: float
+    lat: float
+    lon: float
+
+    def silences(self, transmission: Transmission) -> bool:
+        """A frame the pilot's device would have sent had the pilot flown on: tracking or a thermal."""
+        return (
+            transmission.frame.source == self.pilot.address
+            and transmission.time >= self.time
+            and not isinstance(transmission.frame.payload, Name)
+        )
+
+
+def _distress_call(pilots: Sequence[Device], start: float, end: float, rng: Random) -> DistressCall:
+    """A pilot whose device is on comes down a third of the way into the window or later."""
     time = start + (end - start) * rng.uniform(0.3, 0.45)
     candidates = [pilot for pilot in pilots if _device_on(pilot, time)] or list(pilots)
     pilot = rng.choice(candidates)
     assert pilot.track is not None
     point = pilot.track.at(time) or pilot.track.points[0]
-    return Transmission(
-        time, Frame(pilot.address, GroundTracking(point.lat, point.lon, GroundType.DISTRESS_CALL))
-    )
+    return DistressCall(pilot, time, point.lat, point.lon)
+
+
+def _distress_reports(call: DistressCall, pilots: Sequence[Device], end: float) -> list[Transmission]:
+    """Ground tracking in the distress state from the call to ``end``.
+
+    On the ground the firmware sends type 7 instead of type 1 at the same pace: protocol.txt gives
+    both "recommended interval: floor((#neighbors/10 + 1) * 5s)" and ``App::is_broadcast_ready``
+    (fanet-stm32 ``app.cpp``) applies that one ``APP_TYPE1OR7_TAU_MS`` gap to either.
+    """
+    # The channel-access jitter comes from a stream of the call's own, seeded from it, so the shared
+    # stream's next draws (the recording's reboot, corrupt line and noise) stay what they were.
+    jitter = Random(f"distress {call.pilot.address:06X} {call.time!r}")
+    report = GroundTracking(call.lat, call.lon, GroundType.DISTRESS_CALL, call.pilot.online)
+    sent: list[Transmission] = []
+    time = call.time
+    while time < end:
+        sent.append(Transmission(time, Frame(call.pilot.address, report)))
+        time += tracking_interval_s(_neighbours(call.pilot, pilots, time)) + jitter.uniform(0, MAC_JITTER_S)
+    return sent
 
 
 def _mean_wind(thermals: Sequence[Thermal]) -> tuple[float, float]:

@@ -37,8 +37,8 @@ ARTIFACTS = Path(__file__).parents[1] / "build" / "test-artifacts"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 DEFAULT_TIMEOUT_MS = 15_000
 
-# The capture's distress call is on the map only until the pilot's next position report (seconds at the
-# tests' replay speed): a MutationObserver notes every address ever listed, so no test can miss it.
+# The capture's distress call starts a few minutes in and is gone again when the replay loops: a
+# MutationObserver notes every address ever listed, so no test depends on when it looks.
 _DISTRESS_RECORDER = """
 window.__fanetDistressSeen = {alerts: [], markers: []};
 new MutationObserver(() => {

@@ -13,7 +13,17 @@ from fanet.firmware_bridge import FrameReceived, parse_line
 from fanet.hardware import Capture, Direction, bundled_captures, bundled_flights, read_capture, simulate
 from fanet.hardware._flight import Track
 from fanet.hardware._traffic import choose_window, tracking_interval_s
-from fanet.proto import AirTracking, Frame, GroundTracking, GroundType, Name, Service, Thermal, decode_frame
+from fanet.proto import (
+    AirTracking,
+    Frame,
+    GroundTracking,
+    GroundType,
+    Name,
+    Service,
+    Thermal,
+    decode_frame,
+    format_address,
+)
 
 BUNDLED = Path(__file__).parents[2] / "hardware" / "captures" / "simulated-10min-seed1.jsonl"
 # As the module prints it: hex without zero padding (no leading 0 unless the value is 0), upper-case payload.
@@ -89,7 +99,8 @@ def test_header_counts_match_the_lines(bundled: Capture) -> None:
     types = Counter(str(frame.type) for _, frame in good)
     assert dict(types) == expected["frame_types"]
     distress = [f for _, f in good if getattr(f.payload, "ground_type", None) == GroundType.DISTRESS_CALL]
-    assert len(distress) == expected["distress_calls"] == 1
+    assert len(distress) == expected["distress_frames"] == 71  # one call, repeated until the end
+    assert len({f.source for f in distress}) == expected["distress_calls"] == 1
     received = bundled.data(Direction.RX)
     first_frame = received.index(b"#FNF")
     assert received[first_frame:].count(b"#FNR MSG,1,initialized\n") == expected["reboots"] == 1
@@ -112,21 +123,31 @@ def test_the_window_has_all_five_pilots_in_the_air_and_one_landing(bundled: Capt
     assert max(sum(track.flying(start + t) for track in tracks) for t in range(0, 600, 10)) == 5
 
 
-def test_traffic_follows_the_firmware_intervals(bundled: Capture) -> None:
-    by_source: dict[tuple[int, type], list[float]] = defaultdict(list)
-    for t, frame in frames(bundled):
-        if getattr(frame.payload, "ground_type", None) == GroundType.DISTRESS_CALL:
-            continue  # sent once, besides the tracking
-        kind = GroundTracking if isinstance(frame.payload, AirTracking) else type(frame.payload)
-        by_source[frame.source, kind].append(t)
+def reboot_time(capture: Capture) -> float:
+    """When the module printed ``initialized`` again mid-capture."""
     reboot = 0.0
-    for chunk in bundled.chunks:
+    for chunk in capture.chunks:
         if b"initialized" in chunk.data and chunk.t > 1:
             reboot = chunk.t
+    assert reboot > 0.0
+    return reboot
+
+
+def is_distress(frame: Frame) -> bool:
+    return getattr(frame.payload, "ground_type", None) == GroundType.DISTRESS_CALL
+
+
+def test_traffic_follows_the_firmware_intervals(bundled: Capture) -> None:
+    by_source: dict[tuple[int, object], list[float]] = defaultdict(list)
+    for t, frame in frames(bundled):
+        # Tracking is one stream whether in the air or on the ground; the distress reports start a new one.
+        kind: object = GroundTracking if isinstance(frame.payload, AirTracking) else type(frame.payload)
+        by_source[frame.source, "distress" if is_distress(frame) else kind].append(t)
+    reboot = reboot_time(bundled)
     tau = tracking_interval_s(5)
     assert tau == 5
-    intervals = {GroundTracking: tau, Name: 240, Service: 40, Thermal: 30}
-    checked: Counter[type] = Counter()
+    intervals: dict[object, int] = {GroundTracking: tau, "distress": tau, Name: 240, Service: 40, Thermal: 30}
+    checked: Counter[object] = Counter()
     for (_, kind), times in by_source.items():
         interval = intervals[kind]
         # Gaps longer than two intervals: frames lost to the reboot, the corrupt line, or no thermal.
@@ -134,9 +155,37 @@ def test_traffic_follows_the_firmware_intervals(bundled: Capture) -> None:
             if b - a < 2 * interval and not a < reboot < b:
                 assert interval <= b - a <= interval + 0.3
                 checked[kind] += 1
-    assert checked[GroundTracking] > 500
+    assert checked[GroundTracking] > 450
+    assert checked["distress"] > 60
     assert checked[Name] >= 4
     assert checked[Service] >= 10
+
+
+def test_the_pilot_in_distress_stays_down_and_repeats_the_call_until_the_end(bundled: Capture) -> None:
+    sent = frames(bundled)
+    calls = [(t, frame) for t, frame in sent if is_distress(frame)]
+    pilot = calls[0][1].source
+    assert {frame.source for _, frame in calls} == {pilot}
+    assert format_address(pilot) == "07CD62"  # Sara Huber, as the map tests expect
+    first = calls[0][0]
+    assert 0.3 * 600 <= first <= 0.45 * 600
+    own = [(t, frame.payload) for t, frame in sent if frame.source == pilot]
+    assert any(isinstance(payload, AirTracking) for t, payload in own if t < first)  # flying until then
+    after = [payload for t, payload in own if t >= first]
+    # Down: no air tracking or thermals any more, only the call (from where it came down) and the name.
+    assert {type(payload) for payload in after} <= {GroundTracking, Name}
+    reports = [payload for payload in after if isinstance(payload, GroundTracking)]
+    assert all(payload.ground_type == GroundType.DISTRESS_CALL for payload in reports)
+    assert len({(payload.lat, payload.lon) for payload in reports}) == 1
+    # At the tracking pace to the end of the capture; the only longer gap is the module's reboot.
+    times = [t for t, _ in calls]
+    reboot = reboot_time(bundled)
+    tau = tracking_interval_s(5)
+    for a, b in itertools.pairwise(times):
+        if not a < reboot < b:
+            assert tau <= b - a <= tau + 0.3
+    assert times[-1] > 600 - tau - 0.3
+    assert len(times) >= (600 - first) / (tau + 0.25) - 2  # the reboot's bootloader costs one or two
 
 
 def test_the_pilots_fly_land_and_circle_and_the_station_reports(bundled: Capture) -> None:
