@@ -132,7 +132,9 @@ async def test_published_frames_end_up_as_objects_in_the_store(
     async with running(config) as state, publisher(mosquitto_broker) as client:
         stamp = int(time.time())  # one receive second for all three rounds: one track point
         for step in range(3):
-            await publish(client, config.topics, "gw-1", [air(addr, step) for addr in pilots], timestamp=stamp)
+            await publish(
+                client, config.topics, "gw-1", [air(addr, step) for addr in pilots], timestamp=stamp
+            )
 
         async def all_there() -> bool:
             return len(await state.store.objects(Kind.PILOT)) == len(pilots)
