@@ -7,6 +7,7 @@ listener and the HTTP listener on free ports; the tests talk to them over real s
 import json
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import trio
+from services import RedisServer
 from trio_websocket import ConnectionClosed
 
 from fanet.hardware import bundled_captures, read_capture
@@ -62,8 +64,19 @@ async def get_json(port: int | None, path: str) -> tuple[int, dict[str, object]]
     return await trio.to_thread.run_sync(fetch)
 
 
-async def test_replayed_frames_reach_websocket_clients_and_the_rest_api() -> None:
-    async with running(config()) as state:
+@pytest.fixture(params=["memory", "redis"])
+def store_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "memory":
+        return {}
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return {"redis_url": server.url, "redis_namespace": f"wiring-{uuid.uuid4().hex[:8]}"}
+
+
+async def test_replayed_frames_reach_websocket_clients_and_the_rest_api(
+    store_options: dict[str, Any],
+) -> None:
+    async with running(config(**store_options)) as state:
+        assert state.store.name == ("redis" if store_options else "memory")
         assert state.ws_port is not None and state.hub is not None
         async with open_updates(f"ws://127.0.0.1:{state.ws_port}", *SCENARIO, 50) as stream:
             seen: set[int] = set()
