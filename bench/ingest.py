@@ -6,16 +6,21 @@ heard by several stations, a few bit errors), stamped with the time they are pub
 process publishes them with paho (QoS 1, 100 in flight). The phases, each on topics of its own:
 
 1. **bare paho**: a subscriber that does nothing but count (paho's ``loop_forever`` in a thread, paho
-   acknowledging): messages/s from the first publish to the last message received — the baseline.
+   acknowledging): messages/s from the first publish to the last message received — the baseline —
+   and the CPU time of its thread per message.
 2. **one server** (``fanet server --mqtt … --redis …``): frames/s from the first publish until the server
-   reports the last frame stored (``fanet_frames_stored_total`` on ``/metrics``) — the figure — and its
-   ratio to the baseline; plus the server's own arrival-to-store histogram.
+   reports the last frame stored (``fanet_frames_stored_total`` on ``/metrics``, polled more often as
+   the end nears) — the figure — and its ratio to the baseline; the server process's CPU time per frame
+   (from ``/proc``; steadier than the rates on a shared machine); the server's own arrival-to-store
+   histogram. Phases 1 and 2 take turns for ``--rounds`` rounds; the best round of each counts.
 3. **latency**: one server, the publisher paced at ``--latency-rate`` frames/s (below the capacity
    measured in 2, so the figure is the pipeline's latency, not a queue's). ``--probes`` extra pilots
    report among the traffic, each report carrying its number in the heading (8 bits); the bench
    follows the store's change stream (``wait_for_changes``) and takes, per probe report that became a
    change, the time from its publish (CLOCK_MONOTONIC, shared by the processes) to its appearance.
-4. **two servers** sharing the subscription (``--share-group``): frames/s as in 2.
+4. **two servers** sharing the subscription (``--share-group``): frames/s as in 2, CPU of both per frame.
+
+``--phases`` picks phases; ``--profile FILE`` runs the first one-server round under cProfile.
 
 Mosquitto drops QoS-1 messages for a client once more than ``max_queued_messages`` (default 1000) wait
 for it, and a fast publisher outruns a subscriber that acknowledges only after the store: the broker of
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import queue
@@ -157,21 +163,33 @@ class Publisher:
 # --- phase 1: the bare subscriber ------------------------------------------------------------------------
 
 
-async def bare_paho(url: str, batch: list[Message]) -> float:
+@dataclass(frozen=True)
+class BareRun:
+    messages_per_s: float
+    cpu_us: float
+    """CPU time of the subscriber's thread per message."""
+
+
+async def bare_paho(url: str, batch: list[Message]) -> BareRun:
     prefix = f"bench-{uuid.uuid4().hex[:8]}/b"
     address = parse_broker_url(url)
     done, subscribed = threading.Event(), threading.Event()
-    state = {"received": 0, "at": 0.0}
+    state = {"received": 0, "at": 0.0, "cpu": 0.0}
 
     def on_message(client: paho_mqtt.Client, userdata: object, message: paho_mqtt.MQTTMessage) -> None:
         state["received"] += 1
         if state["received"] == len(batch):
             state["at"] = now()
+            state["cpu"] = time.thread_time() - state["cpu"]
             done.set()
+
+    def on_subscribe(*_: object) -> None:
+        state["cpu"] = time.thread_time()
+        subscribed.set()
 
     client = paho_mqtt.Client(CallbackAPIVersion.VERSION2, protocol=paho_mqtt.MQTTv5)
     client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/+/f/#", qos=1)
-    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.connect(address.host, address.port)
     thread = threading.Thread(target=client.loop_forever, name="bare-paho", daemon=True)
@@ -186,7 +204,7 @@ async def bare_paho(url: str, batch: list[Message]) -> float:
                 await trio.sleep(0.005)
         if not done.is_set():
             raise RuntimeError(f"bare subscriber: {state['received']} of {len(batch)} messages arrived")
-        return len(batch) / (state["at"] - started)
+        return BareRun(len(batch) / (state["at"] - started), state["cpu"] / len(batch) * 1e6)
     finally:
         client.disconnect()
         thread.join(5)
@@ -196,11 +214,12 @@ async def bare_paho(url: str, batch: list[Message]) -> float:
 
 
 class ServerProcess:
-    def __init__(self, args: list[str], log_dir: Path) -> None:
+    def __init__(self, args: list[str], log_dir: Path, profile: str | None = None) -> None:
         self.log_path = log_dir / f"server-{uuid.uuid4().hex[:6]}.log"
+        command = [sys.executable, "-m", "cProfile", "-o", profile, FANET] if profile else [FANET]
+        command += ["server", "--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0", "--log-format", "json"]
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen([FANET, "server", "--listen", "127.0.0.1:0", "--log-format", "json",
-                                             *args], stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+            self.process = subprocess.Popen([*command, *args], stdout=log, stderr=subprocess.STDOUT)
         self.port = 0
 
     async def ready(self) -> None:
@@ -234,6 +253,11 @@ class ServerProcess:
                 values[name] = float(value)
         return values
 
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used (user + system; Linux)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -251,10 +275,12 @@ class ServerRun:
     server_p50_ms: float
     server_p99_ms: float
     probe_latencies_ms: list[float]
+    cpu_us: float
+    """CPU time of the server process(es) per frame, from the first publish to the last frame stored."""
 
 
 async def through_servers(args: argparse.Namespace, batch: list[Message], servers: int, rate: float = 0.0,
-                          follow: bool = False) -> ServerRun:  # fmt: skip
+                          follow: bool = False, profile: str | None = None) -> ServerRun:  # fmt: skip
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench-{tag}/b"
     common = ["--mqtt", args.mqtt, "--redis", args.redis, "--redis-namespace", f"bench-{tag}",
@@ -263,7 +289,10 @@ async def through_servers(args: argparse.Namespace, batch: list[Message], server
         common += ["--share-group", f"bench-{tag}"]
     with tempfile.TemporaryDirectory(prefix="fanet-bench-ingest-") as tmp:
         procs = [
-            ServerProcess([*common, "--client-id", f"bench-{tag}-{i}"], Path(tmp)) for i in range(servers)
+            ServerProcess(
+                [*common, "--client-id", f"bench-{tag}-{i}"], Path(tmp), profile if i == 0 else None
+            )
+            for i in range(servers)
         ]
         store = RedisStore(args.redis, namespace=f"bench-{tag}")
         try:
@@ -273,14 +302,20 @@ async def through_servers(args: argparse.Namespace, batch: list[Message], server
             async with trio.open_nursery() as nursery:
                 if follow:
                     nursery.start_soon(follow_probes, store, seen)
+                cpu_before = sum(proc.cpu_s() for proc in procs)
                 publisher = Publisher(args.mqtt, prefix, batch, rate)
-                stored, finished = 0.0, 0.0
+                polled_from = now()
+                stored, finished, cpu = 0.0, 0.0, 0.0
                 with trio.move_on_after(args.timeout):
                     while stored < len(batch):
                         samples = [await proc.metrics() for proc in procs]
                         stored = sum(m.get("fanet_frames_stored_total", 0) for m in samples)
                         finished = now()
-                        await trio.sleep(0.05)
+                        cpu = sum(proc.cpu_s() for proc in procs) - cpu_before
+                        # /metrics costs the server CPU (a tenth of it at 20 requests a second): poll
+                        # seldom while far from the end, every 10 ms close to it.
+                        left_s = (len(batch) - stored) * (finished - polled_from) / stored if stored else 0.1
+                        await trio.sleep(min(max(left_s / 3, 0.01), 0.5))
                 started, _, probe_times = await publisher.result()
                 await trio.sleep(0.3 if follow else 0)
                 nursery.cancel_scope.cancel()
@@ -290,7 +325,8 @@ async def through_servers(args: argparse.Namespace, batch: list[Message], server
                       "(a broker with max_queued_messages drops them: see --help)")  # fmt: skip
             latencies = [(seen[key] - probe_times[key]) * 1000 for key in seen if key in probe_times]
             p50, p99 = histogram_quantiles(samples, "fanet_ingest_to_store_seconds", (0.5, 0.99))
-            return ServerRun(stored / (finished - started), int(stored), p50 * 1000, p99 * 1000, latencies)
+            return ServerRun(stored / (finished - started), int(stored), p50 * 1000, p99 * 1000, latencies,
+                             cpu / max(stored, 1) * 1e6)  # fmt: skip
         finally:
             for proc in procs:
                 proc.stop()
@@ -337,34 +373,50 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+PHASES = ("bare", "one", "latency", "two")
+
+
 async def main_async(args: argparse.Namespace) -> None:
+    phases = set(args.phases.split(","))
+    if unknown := phases - set(PHASES):
+        raise SystemExit(f"unknown phase(s) {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}")
     batch = messages(args.frames, args.addresses, args.probes, args.probe_every)
     print(f"{len(batch):,} wrapped frames ({args.addresses:,} addresses, {args.probes} probe pilots), "
           f"QoS 1, one publisher process; {os.cpu_count()} CPUs shared by everything")  # fmt: skip
-    bare = max([await bare_paho(args.mqtt, batch) for _ in range(args.rounds)])
-    print(f"bare paho subscriber            : {bare:10,.0f} messages/s")
-    one = max(
-        [await through_servers(args, batch, 1) for _ in range(args.rounds)], key=lambda r: r.frames_per_s
-    )
-    print(f"fanet server, 1 process         : {one.frames_per_s:10,.0f} frames/s into Redis "
-          f"(ratio to bare paho {one.frames_per_s / bare:.2f}; target ≥ 0.8)")  # fmt: skip
-    print(f"  its arrival-to-store histogram: p50 ≤ {one.server_p50_ms:.1f} ms, p99 ≤ {one.server_p99_ms:.1f} ms "
-          "(at full load: includes the queue)")  # fmt: skip
-    rate = args.latency_rate or round(0.5 * one.frames_per_s, -2)
-    paced = await through_servers(
-        args, batch[: max(int(rate * args.latency_seconds), 1000)], 1, rate, follow=True
-    )
-    lat = paced.probe_latencies_ms
-    print(f"latency at {rate:,.0f} frames/s     : publish → store p50 {percentile(lat, 0.5):.1f} ms, "
-          f"p99 {percentile(lat, 0.99):.1f} ms over {len(lat)} probe reports (target p99 < 100 ms); "
-          f"server histogram p99 ≤ {paced.server_p99_ms:.1f} ms")  # fmt: skip
-    two = max(
-        [await through_servers(args, batch, 2) for _ in range(args.rounds)], key=lambda r: r.frames_per_s
-    )
-    print(
-        f"fanet server, 2 processes shared: {two.frames_per_s:10,.0f} frames/s "
-        f"(ratio to bare paho {two.frames_per_s / bare:.2f}, to one server {two.frames_per_s / one.frames_per_s:.2f})"
-    )
+    bare = one = bare_cpu = float("nan")
+    bares: list[BareRun] = []
+    runs: list[ServerRun] = []
+    for i in range(args.rounds):  # taking turns, so that a noisy neighbour hurts both alike
+        if "bare" in phases:
+            bares.append(await bare_paho(args.mqtt, batch))
+        if "one" in phases:
+            runs.append(await through_servers(args, batch, 1, profile=args.profile if i == 0 else None))
+    if bares:
+        bare = max(run.messages_per_s for run in bares)
+        bare_cpu = min(run.cpu_us for run in bares)
+        print(f"bare paho subscriber            : {bare:10,.0f} messages/s, {bare_cpu:5.1f} µs CPU a message")
+    if runs:
+        best = max(runs, key=lambda r: r.frames_per_s)
+        one, cpu = best.frames_per_s, min(run.cpu_us for run in runs)
+        print(f"fanet server, 1 process         : {one:10,.0f} frames/s into Redis, {cpu:5.1f} µs CPU a "
+              f"frame (ratio to bare paho {one / bare:.2f}, target ≥ 0.8; CPU {cpu / bare_cpu:.2f} × bare "
+              "paho's)")  # fmt: skip
+        print(f"  its arrival-to-store histogram: p50 ≤ {best.server_p50_ms:.1f} ms, "
+              f"p99 ≤ {best.server_p99_ms:.1f} ms (at full load: includes the queue)")  # fmt: skip
+    if "latency" in phases:
+        rate = args.latency_rate or round(0.5 * (one if not math.isnan(one) else 4000.0), -2)
+        paced = await through_servers(
+            args, batch[: max(int(rate * args.latency_seconds), 1000)], 1, rate, follow=True
+        )
+        lat = paced.probe_latencies_ms
+        print(f"latency at {rate:,.0f} frames/s     : publish → store p50 {percentile(lat, 0.5):.1f} ms, "
+              f"p99 {percentile(lat, 0.99):.1f} ms over {len(lat)} probe reports (target p99 < 100 ms); "
+              f"server histogram p99 ≤ {paced.server_p99_ms:.1f} ms")  # fmt: skip
+    if "two" in phases:
+        twos = [await through_servers(args, batch, 2) for _ in range(args.rounds)]
+        two, cpu = max(run.frames_per_s for run in twos), min(run.cpu_us for run in twos)
+        print(f"fanet server, 2 processes shared: {two:10,.0f} frames/s, {cpu:5.1f} µs CPU a frame (both) "
+              f"(ratio to bare paho {two / bare:.2f}, to one server {two / one:.2f})")  # fmt: skip
 
 
 def main() -> int:
@@ -386,6 +438,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds a phase may take (120)")
     parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                         help="extra argument for fanet server (repeat), e.g. --server-arg=--batch-max-wait-ms=2")  # fmt: skip
+    parser.add_argument("--phases", default=",".join(PHASES),
+                        help=f"comma-separated phases to run (default {','.join(PHASES)})")  # fmt: skip
+    parser.add_argument("--profile", metavar="FILE",
+                        help="run the first one-server round under cProfile, its stats to FILE")  # fmt: skip
     args = parser.parse_args()
     trio.run(main_async, args)
     return 0

@@ -15,7 +15,9 @@ the bottleneck, so ``--publishers 2`` shows the receivers' ceilings better. A ro
 publish to the last message received; the publishers' own rate (to the last PUBACK) is reported too. The
 publishers stay at most ``--lead`` messages ahead of the receiver, because mosquitto drops QoS-1 messages
 for a client once more than ``max_queued_messages`` (1000 by default) wait for it. The receivers take
-turns round by round so that a noisy neighbour hurts all alike; each figure is the best round.
+turns round by round so that a noisy neighbour hurts all alike; each figure is the best round. Beside
+each rate: the CPU time of the receiving thread per message (the lowest of the rounds), which a busy
+machine disturbs less than the rates.
 
 Start a broker by hand, e.g. ``mosquitto -p 1884``, then::
 
@@ -68,6 +70,8 @@ class Round:
     received_per_s: float
     published_per_s: float
     publish_window: int
+    cpu_us: float
+    """CPU time of the receiving thread per message."""
 
 
 # --- the publisher process --------------------------------------------------------------------------------
@@ -132,16 +136,24 @@ class Publishers:
                 process.kill()
 
 
-async def run_round(load: Load, topic: str, receive_all: Callable[[Publishers], Awaitable[float]]) -> Round:
+async def run_round(
+    load: Load, topic: str, receive_all: Callable[[Publishers], Awaitable[tuple[float, float]]]
+) -> Round:
+    """``receive_all`` returns when the last message arrived and the receiving thread's CPU seconds."""
     publishers = Publishers(load, topic)
     try:
-        last_received = await receive_all(publishers)
+        last_received, cpu_s = await receive_all(publishers)
         results = await publishers.results()
     finally:
         publishers.kill()
     started = min(r.started for r in results)
     finished = max(r.finished for r in results)
-    return Round(load.count / (last_received - started), load.count / (finished - started), results[0].window)
+    return Round(
+        load.count / (last_received - started),
+        load.count / (finished - started),
+        results[0].window,
+        cpu_s / load.count * 1e6,
+    )
 
 
 # --- the receivers ----------------------------------------------------------------------------------------
@@ -153,8 +165,9 @@ async def round_with_our_subscriber(load: Load, buffer: int, batches: bool) -> R
     async with open_mqtt_client(settings) as subscriber:
         await subscriber.subscribe([(topic, 1)])
 
-        async def receive_all(publishers: Publishers) -> float:
+        async def receive_all(publishers: Publishers) -> tuple[float, float]:
             count = publishers.received
+            cpu_before = time.thread_time()  # this thread runs the client's tasks too
             if batches:
                 while count.value < load.count:
                     count.value += len(await subscriber.receive_batch(buffer))
@@ -163,7 +176,7 @@ async def round_with_our_subscriber(load: Load, buffer: int, batches: bool) -> R
                     count.value += 1
                     if count.value == load.count:
                         break
-            return now()
+            return now(), time.thread_time() - cpu_before
 
         return await run_round(load, topic, receive_all)
 
@@ -177,6 +190,7 @@ class PahoSubscriber:
         self.shared: Synchronized[int] | None = None
         self.received = 0
         self.done_at = 0.0
+        self.cpu_s = 0.0
         self.done = threading.Event()
         self.subscribed = threading.Event()
         self.client = paho_mqtt.Client(CallbackAPIVersion.VERSION2, protocol=paho_mqtt.MQTTv5)
@@ -185,10 +199,14 @@ class PahoSubscriber:
         if address.tls:
             self.client.tls_set()
         self.client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
-        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.connect(address.host, address.port)
         self.thread = threading.Thread(target=self.client.loop_forever, name="paho-bench-subscriber")
+
+    def _on_subscribe(self, *_: object) -> None:
+        self.cpu_s = time.thread_time()  # of paho's thread, as in _on_message
+        self.subscribed.set()
 
     def _on_message(self, client: paho_mqtt.Client, userdata: object, message: paho_mqtt.MQTTMessage) -> None:
         self.received += 1
@@ -196,6 +214,7 @@ class PahoSubscriber:
             self.shared.value = self.received
         if self.received == self.count:
             self.done_at = now()
+            self.cpu_s = time.thread_time() - self.cpu_s
             self.done.set()
 
     def close(self) -> None:
@@ -211,11 +230,11 @@ async def round_with_paho_subscriber(load: Load) -> Round:
         if not await trio.to_thread.run_sync(subscriber.subscribed.wait, 10.0):
             raise TimeoutError("the paho subscriber got no SUBACK")
 
-        async def receive_all(publishers: Publishers) -> float:
+        async def receive_all(publishers: Publishers) -> tuple[float, float]:
             subscriber.shared = publishers.received
             while not subscriber.done.is_set():  # polled: a thread blocked in Event.wait cannot be cancelled
                 await trio.sleep(0.001)
-            return subscriber.done_at
+            return subscriber.done_at, subscriber.cpu_s
 
         return await run_round(load, topic, receive_all)
     finally:
@@ -239,15 +258,21 @@ async def main_async(args: argparse.Namespace) -> None:
     best_ours = max(r.received_per_s for r in ours)
     best_paho = max(r.received_per_s for r in paho)
     best_publisher = max(r.published_per_s for r in batched + ours + paho)
+    cpu_batched, cpu_ours, cpu_paho = (min(r.cpu_us for r in rounds) for rounds in (batched, ours, paho))
     print(
         f"{count} QoS-1 messages of {args.payload_bytes + 4} bytes from {args.publishers} publisher "
         f"process(es), best of {args.rounds} rounds"
     )
-    print(f"(a)  our client, receive_batch()   : {best_batched:10,.0f} messages/s")
-    print(f"(a') our client, async for         : {best_ours:10,.0f} messages/s")
-    print(f"(b)  bare paho, loop_forever thread: {best_paho:10,.0f} messages/s")
-    print(f"ratio (a) : (b)                    : {best_batched / best_paho:10.2f}")
-    print(f"ratio (a') : (b)                   : {best_ours / best_paho:10.2f}")
+    rows = [
+        ("(a)  our client, receive_batch()   ", best_batched, cpu_batched),
+        ("(a') our client, async for         ", best_ours, cpu_ours),
+        ("(b)  bare paho, loop_forever thread", best_paho, cpu_paho),
+    ]
+    for label, rate, cpu in rows:
+        print(f"{label}: {rate:10,.0f} messages/s, {cpu:5.1f} µs CPU each")
+    for label, rate, cpu in rows[:2]:
+        ratio = f"ratio {label[:4].strip()} : (b)"
+        print(f"{ratio:<35}: {rate / best_paho:10.2f} (CPU {cpu / cpu_paho:.2f})")
     print(
         f"our publishers, to the last PUBACK : {best_publisher:10,.0f} messages/s "
         f"(window {ours[0].publish_window}: --window {args.window}, capped by the broker's Receive Maximum)"

@@ -10,7 +10,7 @@ import itertools
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 
 import trio
@@ -264,16 +264,20 @@ class MqttClient:
         of an earlier connection (the broker redelivers those on a resumed session). Never blocks; the
         PUBACK is written by the connection's writer.
         """
+        return self.ack_many((message,)) == 1
+
+    def ack_many(self, messages: Iterable[MqttMessage]) -> int:
+        """``ack`` for each of ``messages``, their PUBACKs written together; returns how many were sent."""
         if not self.settings.manual_ack:
             raise RuntimeError("ack() needs MqttSettings(manual_ack=True); otherwise paho acknowledges")
-        if message.qos == 0:
-            return False
         current = self._current
-        if current is None or current.number != message.connection or not current.ack(message):
-            self.stats.stale_acks += 1
-            return False
-        self.stats.acked += 1
-        return True
+        number = current.number if current is not None else -1
+        acks = [message for message in messages if message.qos]
+        fresh = [message for message in acks if message.connection == number]
+        sent = current.ack(fresh) if current is not None and fresh else 0
+        self.stats.acked += sent
+        self.stats.stale_acks += len(acks) - sent
+        return sent
 
     def _stage(self, message: MqttMessage) -> None:
         """paho's on_message: keep the message until the reader can put it into the channel."""

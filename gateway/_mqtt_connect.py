@@ -14,61 +14,22 @@ The session lives in the broker.
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import threading
 
 import paho.mqtt.client as paho_mqtt
 import trio
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from fanet.gateway._mqtt_paho import PahoClient
 from fanet.gateway._mqtt_settings import MqttSettings
 
 _PAHO_LOGGER = logging.getLogger("fanet.mqtt.paho")
 
 
-class _PahoClient(paho_mqtt.Client):
-    """paho's client with our own socket opening, so that a failed connect leaves no socket behind.
-
-    paho 2.x drops the socket of a failed TLS handshake on the floor (referenced from the exception's
-    traceback, so only the cyclic garbage collector closes it); here every failure closes what it opened.
-    Overrides paho's private ``_create_socket``, which ``reconnect()`` calls (paho 2.0–2.2); TCP and TLS
-    only, no proxies or WebSockets.
-    """
-
-    def __init__(self, settings: MqttSettings) -> None:
-        super().__init__(
-            CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            reconnect_on_failure=False,
-            manual_ack=settings.manual_ack,
-        )
-        self.tls_context: ssl.SSLContext | None = None
-
-    def _create_socket(self) -> paho_mqtt.SocketLike:
-        host, port, timeout_s = self.host, self.port, self.connect_timeout
-        sock = socket.create_connection((host, port), timeout=timeout_s)
-        if self.tls_context is None:
-            return sock
-        try:
-            tls_sock = self.tls_context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
-        except BaseException:
-            sock.close()
-            raise
-        try:
-            tls_sock.settimeout(timeout_s)
-            tls_sock.do_handshake()  # verifies the certificate chain and the host name (check_hostname)
-        except BaseException:
-            tls_sock.close()
-            raise
-        return tls_sock
-
-
-def _new_paho_client(settings: MqttSettings) -> _PahoClient:
-    client = _PahoClient(settings)
+def _new_paho_client(settings: MqttSettings) -> PahoClient:
+    client = PahoClient(settings.client_id, manual_ack=settings.manual_ack)
     # Our window (≤ max_in_flight) is the only limit, so paho never queues a publish behind its own.
     client.max_inflight_messages = settings.max_in_flight
     client.max_queued_messages = 0
@@ -100,7 +61,7 @@ class _ConnectAttempt:
     completes after Trio gave up; Trio, when it gives up after the thread completed.
     """
 
-    def __init__(self, client: _PahoClient, settings: MqttSettings) -> None:
+    def __init__(self, client: PahoClient, settings: MqttSettings) -> None:
         self._client = client
         self._settings = settings
         self._lock = threading.Lock()
@@ -145,7 +106,7 @@ def _close_quietly(client: paho_mqtt.Client) -> None:
         sock.close()
 
 
-async def connect_paho(settings: MqttSettings, limiter: trio.CapacityLimiter) -> paho_mqtt.Client:
+async def connect_paho(settings: MqttSettings, limiter: trio.CapacityLimiter) -> PahoClient:
     """A new paho client, connected (TCP, TLS) and with CONNECT sent; the CONNACK is still to be read.
 
     Raises ``OSError`` (refused, unreachable, DNS, TLS verification) when the broker cannot be reached.

@@ -7,10 +7,11 @@ paho-mqtt 2.x serves as the protocol engine, without its network thread (connect
   ``want_write()``, waits ``wait_writable`` and calls ``loop_write``;
 - a misc task calls ``loop_misc`` every second (keepalive PINGREQ, and the dead-broker check).
 
-Packets that our own calls into paho produce (a publish, the PUBACKs a read produced) are written at once
-by the calling task, as far as the socket takes them without blocking; the writer task only wakes for
-the rest and for packets paho queues on its own (PINGREQ, acks). That saves a trip through the scheduler
-per packet, which was measurable.
+The PUBACKs and PINGRESPs a burst of reads produced are written by the reader right after the burst, as
+far as the socket takes them without blocking. Everything else (publishes, manual acks, PINGREQ) wakes
+the writer task, which sends whatever has queued up by the time it runs as one buffer (``_mqtt_paho``):
+a gateway's burst of publishes, or a batch's acks, costs one ``send`` and one trip through the scheduler
+instead of one each (measured with ``bench/gateway.py`` and ``bench/mqtt_throughput.py``).
 
 Which thread runs the callbacks: paho calls them from inside ``loop_*`` and ``connect``. Our callbacks are
 installed only after ``connect()`` has returned, so all of them run in the Trio thread, inside a
@@ -23,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import paho.mqtt.client as paho_mqtt
 import trio
@@ -34,6 +35,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from fanet.gateway._mqtt_connect import connect_paho
+from fanet.gateway._mqtt_paho import PahoClient
 from fanet.gateway._mqtt_settings import MqttSettings
 from fanet.gateway._mqtt_types import MqttDisconnected, MqttMessage, PublishFailed, PublishHandle
 
@@ -43,6 +45,7 @@ MISC_INTERVAL_S = 1.0
 DEFAULT_RECEIVE_MAXIMUM = 65535
 _READ_BURST = 32  # packets read per wake-up before the reader yields to other tasks
 _SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
+_new_message = tuple.__new__  # MqttMessage without the NamedTuple's argument handling
 
 
 async def open_connection(
@@ -78,7 +81,7 @@ class Connection:
     def __init__(
         self,
         number: int,
-        client: paho_mqtt.Client,
+        client: PahoClient,
         settings: MqttSettings,
         on_message: Callable[[MqttMessage], None],
     ) -> None:
@@ -104,12 +107,12 @@ class Connection:
         self._subscribes: dict[int, _PendingSubscribe] = {}
         self._unacked: dict[int, MqttMessage] = {}
         self._write_wanted = trio.Event()
-        self._writing_inline = False  # inside a paho call after which the caller writes itself
+        self._writing_inline = False  # inside the reader's paho calls, after which the reader writes itself
         self._trio_thread = threading.get_ident()
         self._trio_token = trio.lowlevel.current_trio_token()
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message_received
+        client.on_publish_received = self._on_publish_received
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
         client.on_socket_close = self._on_socket_close
@@ -136,22 +139,24 @@ class Connection:
                 await deliver()
                 if self._socket_closed:
                     return
-                if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                if client.buffered or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                    await trio.lowlevel.checkpoint()  # bytes already read: no need to wait for the socket
+                else:
                     await trio.lowlevel.wait_readable(sock)
                 # Several packets per wake-up: each wait is a trip through the scheduler.
-                for _ in range(_READ_BURST):
-                    before = self._packets
-                    self._writing_inline = True
-                    try:
+                self._writing_inline = True
+                try:
+                    for _ in range(_READ_BURST):
+                        before = self._packets
                         rc = client.loop_read()
-                    finally:
-                        self._writing_inline = False
-                    if rc != _SUCCESS:
-                        self.mark_lost(f"read failed: {paho_mqtt.error_string(rc)}")
-                        return
-                    self._write_now()  # the PUBACKs (or PINGRESP) this read produced
-                    if self._packets == before or self._socket_closed or not deliver_nowait():
-                        break
+                        if rc != _SUCCESS:
+                            self.mark_lost(f"read failed: {paho_mqtt.error_string(rc)}")
+                            return
+                        if self._packets == before or self._socket_closed or not deliver_nowait():
+                            break
+                finally:
+                    self._writing_inline = False
+                self._write_now()  # the PUBACKs (or PINGRESP) these reads produced
         except trio.ClosedResourceError:  # paho closed the socket while we waited on it
             self.mark_lost("connection lost")
 
@@ -186,8 +191,8 @@ class Connection:
     def _write_now(self) -> None:
         """Write what paho has queued from the calling task, as far as the socket takes it without blocking.
 
-        Saves a trip through the scheduler per packet (the writer task would otherwise wake for each
-        PUBACK and each publish); whatever the socket does not take now is left to the writer task.
+        The reader's PUBACKs go out without waking the writer task; whatever the socket does not take now
+        is left to the writer task.
         """
         client = self.client
         if self._socket_closed or not client.want_write():
@@ -241,16 +246,11 @@ class Connection:
     ) -> None:
         if self._socket_closed:
             raise MqttDisconnected(f"not connected ({self.lost_reason})")
-        self._writing_inline = True
-        try:
-            info = self.client.publish(handle.topic, payload, handle.qos, retain, properties)
-        finally:
-            self._writing_inline = False
+        info = self.client.publish(handle.topic, payload, handle.qos, retain, properties)  # wakes the writer
         if info.rc != _SUCCESS:
             raise MqttDisconnected(f"paho did not queue the publish: {paho_mqtt.error_string(info.rc)}")
         handle.mid = info.mid
         self._publishes[info.mid] = handle
-        self._write_now()
 
     async def subscribe(self, subscriptions: list[tuple[str, int]]) -> list[ReasonCode]:
         """Send one SUBSCRIBE and return the SUBACK's reason codes; ``MqttDisconnected`` if lost first."""
@@ -269,13 +269,20 @@ class Connection:
             raise MqttDisconnected(f"connection lost before the SUBACK ({self.lost_reason})")
         return pending.reason_codes
 
-    def ack(self, message: MqttMessage) -> bool:
-        """Send the PUBACK for ``message`` if it is still unacknowledged on this connection."""
-        if self._socket_closed or self._unacked.get(message.mid) is not message:
-            return False
-        del self._unacked[message.mid]
-        self.client.ack(message.mid, message.qos)
-        return True
+    def ack(self, messages: Iterable[MqttMessage]) -> int:
+        """Queue the PUBACKs of those ``messages`` still unacknowledged on this connection (as one write);
+        returns how many. The writer task writes them."""
+        if self._socket_closed:
+            return 0
+        unacked = self._unacked
+        mids = []
+        for message in messages:
+            mid = message.mid
+            if unacked.get(mid) is message:
+                del unacked[mid]
+                mids.append(mid)
+        self.client.ack_many(mids)
+        return len(mids)
 
     # --- paho callbacks (all in the Trio thread, see the module docstring) -------------------------------
 
@@ -333,27 +340,23 @@ class Connection:
     def _wake_writer(self) -> None:
         self._write_wanted.set()
 
-    def _on_message_received(
-        self, client: paho_mqtt.Client, userdata: object, message: paho_mqtt.MQTTMessage
+    def _on_publish_received(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        mid: int,
+        duplicate: bool,
+        properties: Properties | None,
     ) -> None:
         self._packets += 1
-        try:
-            topic = message.topic
-        except UnicodeDecodeError:  # brokers reject such topics; never let one kill the connection
-            topic = bytes(message._topic).decode("utf-8", "replace")
-        received = MqttMessage(
-            topic=topic,
-            payload=bytes(message.payload),
-            qos=message.qos,
-            retain=bool(message.retain),
-            mid=message.mid,
-            duplicate=bool(message.dup),
-            properties=message.properties,
-            received_at=trio.current_time(),
-            connection=self.number,
+        received = _new_message(
+            MqttMessage,
+            (topic, payload, qos, retain, mid, duplicate, properties, trio.current_time(), self.number),
         )
-        if self._manual_ack and received.qos > 0:
-            self._unacked[received.mid] = received
+        if qos and self._manual_ack:
+            self._unacked[mid] = received
         self._on_message(received)
 
     def _on_publish(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import trio
 from paho.mqtt.properties import Properties
@@ -41,13 +42,14 @@ class SubscribeFailed(MqttError):
         self.refused = refused
 
 
-@dataclass(frozen=True, slots=True)
-class MqttMessage:
+class MqttMessage(NamedTuple):
     """One PUBLISH received from the broker.
 
     ``connection`` numbers the connection that delivered it: ``client.ack`` only acknowledges messages of
     the current connection (the broker redelivers the others). ``duplicate`` is the DUP flag: the broker
     may have sent this message before. ``received_at`` is ``trio.current_time()`` when it was read.
+    ``properties`` is None when the PUBLISH carried none. A NamedTuple because one is made per message:
+    built with ``tuple.__new__`` it costs a fifth of a frozen dataclass.
     """
 
     topic: str

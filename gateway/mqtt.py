@@ -25,13 +25,15 @@ Delivery guarantees, in one place:
 - Received messages go into ``client.messages``, a Trio channel of ``settings.message_buffer`` entries.
   When it is full the client stops reading the socket, so the backlog stays in the broker (and in
   the kernel's socket buffers), never in our memory; nothing is dropped by us. Beyond the channel the
-  client holds at most the few messages paho parsed in one read (``held_messages``). Mosquitto, though,
-  drops QoS-1 messages for a client once more than ``max_queued_messages`` (default 1000) wait for it:
-  a broker that must hold a backlog needs that raised. ``receive_batch(n)`` takes up to ``n`` buffered
-  messages in one scheduler trip; ``async for`` over ``client.messages`` costs one trip per message.
-- ``manual_ack=True``: QoS-1 messages are acknowledged only by ``client.ack(message)``, after their effect
-  is stored. With a persistent session (``clean_start=False``, ``session_expiry_s > 0``) an unacknowledged
-  message is redelivered after a reconnect; ``ack`` of a message from an earlier connection is ignored
+  client holds at most the few messages paho parsed in one read (``held_messages``) and the unparsed
+  rest of one socket read (≤ 64 KiB). Mosquitto, though, drops QoS-1 messages for a client once more
+  than ``max_queued_messages`` (default 1000) wait for it: a broker that must hold a backlog needs that
+  raised. ``receive_batch(n)`` takes up to ``n`` buffered messages in one scheduler trip; ``async for``
+  over ``client.messages`` costs one trip per message.
+- ``manual_ack=True``: QoS-1 messages are acknowledged only by ``client.ack(message)`` (or
+  ``client.ack_many(messages)``, whose PUBACKs go out in one write), after their effect is stored. With
+  a persistent session (``clean_start=False``, ``session_expiry_s > 0``) an unacknowledged message is
+  redelivered after a reconnect; ``ack`` of a message from an earlier connection is ignored
   (returns False) because that redelivery is coming. The broker sends at most ``receive_maximum``
   unacknowledged messages (if it is None, mosquitto uses its ``max_inflight_messages``, 20 by default),
   so a consumer must not wait for more than that many before acknowledging. Without manual

@@ -167,10 +167,9 @@ class MqttIngest:
                 log.debug("payload is not a wrapped frame", topic=topic, error=str(error))
         stats.frames += len(frames)
         stats.health += len(health)
-        ack = self.client.ack
+        ack_many = self.client.ack_many
 
         def acknowledge() -> None:
-            for message in messages:
-                ack(message)
+            ack_many(messages)
 
         return Arrivals(frames, health, acknowledge, messages[0].received_at)

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -589,16 +589,26 @@ async def test_receive_batch_takes_what_is_buffered_in_one_go(mosquitto_broker: 
         await client.receive_batch()
 
 
-async def test_receive_maximum_bounds_unacknowledged_deliveries(mosquitto_broker: MosquittoBroker) -> None:
-    topic = unique("fanet/receive-maximum")
-    settings = settings_for(mosquitto_broker.url, manual_ack=True, receive_maximum=5, message_buffer=50)
+@asynccontextmanager
+async def server_and_publisher(
+    broker: MosquittoBroker, topic: str, receive_maximum: int
+) -> AsyncIterator[tuple[MqttClient, MqttClient]]:
+    """A manual-ack subscriber to ``topic`` with ``receive_maximum``, and a publisher, both connected."""
+    settings = settings_for(broker.url, manual_ack=True, receive_maximum=receive_maximum, message_buffer=100)
     async with (
         open_mqtt_client(settings) as server,
-        open_mqtt_client(settings_for(mosquitto_broker.url)) as publisher,
+        open_mqtt_client(settings_for(broker.url)) as publisher,
     ):
         with trio.fail_after(TIMEOUT_S):
             await server.subscribe([(topic, 1)])
             await publisher.wait_connected()
+        yield server, publisher
+
+
+async def test_receive_maximum_bounds_unacknowledged_deliveries(mosquitto_broker: MosquittoBroker) -> None:
+    topic = unique("fanet/receive-maximum")
+    async with server_and_publisher(mosquitto_broker, topic, 5) as (server, publisher):
+        with trio.fail_after(TIMEOUT_S):
             for i in range(12):
                 await publisher.publish(topic, b"%d" % i)
             first = [await receive_within(server) for _ in range(5)]
@@ -607,3 +617,84 @@ async def test_receive_maximum_bounds_unacknowledged_deliveries(mosquitto_broker
             assert server.ack(message)
         rest = [await receive_within(server) for _ in range(5)]
     assert [m.payload for m in first + rest] == [b"%d" % i for i in range(10)]
+
+
+def _publish_packet(topic: bytes, payload: bytes, *, mid: int = 0, properties: bytes = b"") -> bytes:
+    """An MQTT v5 PUBLISH (QoS 1 when ``mid``), ``properties`` already encoded (without their length)."""
+    body = len(topic).to_bytes(2, "big") + topic
+    body += mid.to_bytes(2, "big") if mid else b""
+    body += bytes([len(properties)]) + properties + payload
+    length, header = len(body), bytearray([0x32 if mid else 0x30])
+    while True:  # the remaining length as a variable byte integer
+        length, digit = divmod(length, 128)
+        header.append(digit | (0x80 if length else 0))
+        if not length:
+            return bytes(header) + body
+
+
+async def _scripted_broker(listener: trio.SocketListener, chunks: list[bytes]) -> None:
+    """Answers every CONNECT with ``chunks``, each sent on its own a moment after the one before."""
+    async with trio.open_nursery() as nursery:
+        while True:
+            stream = await listener.accept()
+
+            async def serve(stream: trio.abc.Stream = stream) -> None:
+                await stream.receive_some()
+                for chunk in chunks:
+                    await stream.send_all(chunk)
+                    await trio.sleep(0.05)
+                await trio.sleep_forever()
+
+            nursery.start_soon(serve)
+
+
+async def test_publishes_are_decoded_whole_split_or_with_properties_and_a_malformed_one_drops_the_link() -> (
+    None
+):
+    expiring = _publish_packet(b"fb/b/x/f", b"second", mid=7, properties=bytes([0x02, 0, 0, 0, 60]))
+    chunks = [
+        bytes([0x20, 3, 0, 0, 0])  # CONNACK: accepted, no properties
+        + _publish_packet(b"fb/b/x/f", b"first")
+        + expiring[:9],  # the rest comes with the next read
+        expiring[9:] + _publish_packet("fb/b/ü/f".encode(), bytes(70_000)) + bytes([0x30, 3, 0, 9, 0x41]),
+    ]
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_scripted_broker, listeners[0], chunks)
+        async with open_mqtt_client(settings_for(f"mqtt://127.0.0.1:{port}", message_buffer=10)) as client:
+            first, second, third = [await receive_within(client) for _ in range(3)]
+            with trio.fail_after(TIMEOUT_S):  # the malformed fourth ends the connection
+                while not client.stats.disconnect_reasons:
+                    await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    assert (first.topic, first.payload, first.qos, first.mid, first.properties) == (
+        "fb/b/x/f",
+        b"first",
+        0,
+        0,
+        None,
+    )
+    assert (second.payload, second.qos, second.mid, second.duplicate) == (b"second", 1, 7, False)
+    assert getattr(second.properties, "MessageExpiryInterval", None) == 60
+    assert (third.topic, third.payload) == ("fb/b/ü/f", bytes(70_000))
+    assert set(client.stats.disconnect_reasons) == {"connection lost"}
+
+
+async def test_ack_many_acknowledges_each_fresh_message_once(mosquitto_broker: MosquittoBroker) -> None:
+    topic = unique("fanet/ack-many")
+    async with server_and_publisher(mosquitto_broker, topic, 21) as (server, publisher):
+        with trio.fail_after(TIMEOUT_S):
+            handles = [publisher.publish_nowait(topic, b"%d" % i) for i in range(20)]  # one burst
+            handles.append(await publisher.start_publish(topic, b"large" + bytes(200_000)))
+            handles.append(await publisher.start_publish(topic, b"last"))
+            for handle in handles:
+                await handle.wait()
+            first = [await receive_within(server) for _ in range(21)]
+        await assert_nothing_more(server)  # receive_maximum: "last" waits for our acks
+        assert server.ack_many([*first, first[0]]) == 21  # the repeated one is not acknowledged twice
+        last = await receive_within(server)
+        assert server.ack_many([last]) == 1
+    assert [m.payload for m in first[:20]] == [b"%d" % i for i in range(20)]
+    assert (first[20].payload, last.payload) == (b"large" + bytes(200_000), b"last")
+    assert (server.stats.acked, server.stats.stale_acks) == (22, 1)
