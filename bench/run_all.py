@@ -81,6 +81,8 @@ def main() -> int:
                 str(BENCH / "snapshot.py"),
                 *(SNAPSHOT_QUICK if quick else ["--redis", redis_server.url]),
             )
+    # Its own mosquitto (max_queued_messages 0) and server processes, so it runs after the shared ones stop.
+    failures += run("websocket load", str(BENCH / "ws_load.py"), *(["--quick"] if quick else []))
     return 1 if failures else 0
 
 
