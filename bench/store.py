@@ -4,7 +4,8 @@ The world is a busy flying day over 400 × 400 km of the Alps: 5,000 pilots, 500
 weather stations. ``apply`` is measured with batches of 100 changes as the pipeline makes them (90 pilot
 updates, each with its track point, 5 thermals, 5 weather stations), one writer and several at once;
 queries are what a map client's snapshot asks (every kind within a radius of the centre), at 200 km
-(most of the world) and 20 km (a valley), repeated on an unchanged world and with 500 changes applied
+(most of the world), 20 km (a valley) and 5 km (a live client's region: its catch-up reads such a
+snapshot), repeated on an unchanged world and with 500 changes applied
 between snapshots (the Redis store skips decoding objects that did not change). ``--codec`` adds the
 value encoding against stdlib JSON.
 
@@ -44,6 +45,7 @@ from fanet.server.store.codec import decode_object, encode_object
 CENTRE = (46.3, 12.0)
 SIDE_KM = 400.0
 T0 = 1_750_000_000.0
+RADII_KM = (200.0, 20.0, 5.0)
 
 
 class World:
@@ -157,7 +159,7 @@ async def measure(
         f"  apply, batches of 100      : {one:10,.0f} changes/s with 1 writer, "
         f"{many:,.0f} with {args.writers}"
     )
-    for radius in (200.0, 20.0):
+    for radius in RADII_KM:
         circle = Circle(*CENTRE, radius)
         found = await snapshot(store, circle)
         median, p95 = await latency_ms(functools.partial(snapshot, store, circle), args.rounds)
@@ -226,7 +228,7 @@ async def run(args: argparse.Namespace) -> None:
     between = [world.moving_batch(T0 + 1 + args.batches + i) for i in range(args.rounds * 5)]
     print("memory store")
     await measure(MemoryStore(), world, moving, between, args)
-    for radius in (200.0, 20.0):
+    for radius in RADII_KM:
         print(
             f"  brute-force scan, {radius:3.0f} km   : "
             f"{brute_force_ms(world, radius, args.rounds):7.2f} ms (no index)"

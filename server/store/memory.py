@@ -1,8 +1,9 @@
 """The embedded store: the whole live world in this process, for a server on one machine.
 
-No server needed and nothing survives a restart. Objects of each kind sit in a grid of 1° cells, so an
-area query only looks at the cells its covering box touches, then checks each candidate exactly with
-the same rule the Redis store uses (:func:`~fanet.server.store.base.matches`). Tracks are sorted lists
+No server needed and nothing survives a restart. Objects of each kind sit in a grid of 1/8° cells
+(:mod:`~fanet.server.store._grid`): an area query takes the objects of the cells wholly inside the area
+as they are and checks those of the cells on its rim exactly, with the same rule the Redis store uses
+(:func:`~fanet.server.store.base.matches`). Tracks are sorted lists
 per pilot; the retained change window is a bounded deque; ``wait_for_changes`` sleeps on a
 ``trio.Event`` that every ``apply`` sets. Every method is a Trio checkpoint and none blocks.
 """
@@ -26,12 +27,12 @@ from fanet.server.model import (
     TrackPoint,
     key_of,
 )
+from fanet.server.store._grid import Cell, Grid, cell_of
 from fanet.server.store.base import (
     DEFAULT_OBJECT_TTL_S,
     DEFAULT_RETAINED_CHANGES,
     DEFAULT_TRACK_RETENTION_S,
     Area,
-    Circle,
     StoreCounts,
     check_area,
     check_batch,
@@ -40,20 +41,12 @@ from fanet.server.store.base import (
     tracks_by_pilot,
 )
 
-_Cell = tuple[int, int]
-CELL_DEG = 1.0
-"""Grid cell size: about 111 × 75 km in the Alps, so a 200 km query looks at a few dozen cells."""
-
 
 @dataclass(slots=True)
 class _Entry:
     obj: LiveObject
-    cell: _Cell
+    cell: Cell
     expires_at: float
-
-
-def _cell(lat: float, lon: float) -> _Cell:
-    return math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG)
 
 
 class _KindIndex:
@@ -61,22 +54,23 @@ class _KindIndex:
 
     def __init__(self) -> None:
         self.entries: dict[str, _Entry] = {}
-        self.cells: dict[_Cell, dict[str, _Entry]] = {}
+        self.grid = Grid()
         self.sweep_at = math.inf
         """No entry expires before this (a lower bound, so queries need not look at every entry's)."""
 
     def put(self, key: str, obj: LiveObject, expires_at: float) -> None:
-        entry = _Entry(obj, _cell(obj.lat, obj.lon), expires_at)
+        entry = _Entry(obj, cell_of(obj.lat, obj.lon), expires_at)
         earlier = self.entries.get(key)
         if earlier is not None and earlier.cell != entry.cell:
-            self._leave_cell(key, earlier.cell)
-        self.entries[key] = self.cells.setdefault(entry.cell, {})[key] = entry
+            self.grid.discard(key, earlier.cell)
+        self.entries[key] = entry
+        self.grid.put(key, obj, entry.cell)
         self.sweep_at = min(self.sweep_at, expires_at)
 
     def remove(self, key: str) -> None:
         entry = self.entries.pop(key, None)
         if entry is not None:
-            self._leave_cell(key, entry.cell)
+            self.grid.discard(key, entry.cell)
 
     def get(self, key: str, now: float) -> LiveObject | None:
         entry = self.entries.get(key)
@@ -90,13 +84,22 @@ class _KindIndex:
     def select(
         self, area: Area | None, updated_since: float | None, min_quality: int | None, now: float
     ) -> list[LiveObject]:
-        """What :func:`matches` selects among the live entries of the cells the area touches."""
+        """What :func:`matches` selects among the live entries (only the area's cells are looked at)."""
         if now >= self.sweep_at:
             self._sweep(now)
+        if area is None:
+            return [
+                entry.obj
+                for entry in self.entries.values()
+                if matches(entry.obj, None, updated_since, min_quality)
+            ]
+        inside, edge = self.grid.near(area)
+        if updated_since is None and min_quality is None:
+            inside.extend(obj for obj in edge if area.contains(obj.lat, obj.lon))
+            return inside
         return [
-            entry.obj
-            for entry in self._entries_near(area)
-            if matches(entry.obj, area, updated_since, min_quality)
+            *(obj for obj in inside if matches(obj, None, updated_since, min_quality)),
+            *(obj for obj in edge if matches(obj, area, updated_since, min_quality)),
         ]
 
     def count(self, now: float) -> int:
@@ -108,34 +111,6 @@ class _KindIndex:
         for key in [key for key, entry in self.entries.items() if entry.expires_at <= now]:
             self.remove(key)
         self.sweep_at = min((entry.expires_at for entry in self.entries.values()), default=math.inf)
-
-    def _entries_near(self, area: Area | None) -> list[_Entry]:
-        if area is None:
-            return list(self.entries.values())
-        box = area.covering_bounds() if isinstance(area, Circle) else area
-        rows = range(math.floor(box.south / CELL_DEG), math.floor(box.north / CELL_DEG) + 1)
-        if box.west <= box.east:
-            columns = list(range(math.floor(box.west / CELL_DEG), math.floor(box.east / CELL_DEG) + 1))
-        else:  # across the antimeridian
-            columns = [
-                *range(math.floor(box.west / CELL_DEG), math.floor(180 / CELL_DEG) + 1),
-                *range(math.floor(-180 / CELL_DEG), math.floor(box.east / CELL_DEG) + 1),
-            ]
-        if len(rows) * len(columns) > len(self.cells):
-            return list(self.entries.values())  # looking up every cell would cost more than a scan
-        near: list[_Entry] = []
-        for row in rows:
-            for column in columns:
-                cell = self.cells.get((row, column))
-                if cell is not None:
-                    near.extend(cell.values())
-        return near
-
-    def _leave_cell(self, key: str, cell: _Cell) -> None:
-        entries = self.cells[cell]
-        del entries[key]
-        if not entries:
-            del self.cells[cell]
 
 
 class _Track:
