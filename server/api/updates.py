@@ -13,6 +13,7 @@ read it; everything else is what ``json_format`` prints for the message.
 """
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -63,8 +64,8 @@ class UpdateCodec:
 
     def __init__(self, capacity: int = 50_000) -> None:
         self.capacity = capacity
-        self._data: dict[_Slot, bytes] = {}
-        self._json: dict[_Slot, str] = {}
+        self._data: OrderedDict[_Slot, bytes] = OrderedDict()
+        self._json: OrderedDict[_Slot, str] = OrderedDict()
 
     def data(self, update: PendingUpdate) -> bytes:
         """``Update.data``: the encoded object (cached per kind, key and sequence)."""
@@ -116,9 +117,11 @@ class UpdateCodec:
         body_bytes = b"".join(parts)
         return _SERVER_BATCH_TAG + varint(len(body_bytes)) + body_bytes
 
-    def _remember(self, cache: dict[_Slot, _T], slot: _Slot, value: _T) -> None:
+    def _remember(self, cache: OrderedDict[_Slot, _T], slot: _Slot, value: _T) -> None:
+        # Not a dict: deleting its first key leaves a dummy at the front that ``next(iter(...))`` walks
+        # past every time, so forgetting the oldest of a full dict grows slower the longer it runs.
         if len(cache) >= self.capacity:
-            del cache[next(iter(cache))]
+            cache.popitem(last=False)
         cache[slot] = value
 
     @staticmethod

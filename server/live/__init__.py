@@ -2,6 +2,7 @@
 
 - :mod:`.hub` — the fan-out core (pure): :class:`~.hub.Hub` routes changes to clients, :class:`~.hub.Sync`
   catches a client up after a (re)subscription or a resume.
+- :mod:`.index` — the hub's compact cell and holder indexes.
 - :mod:`.subscriber` — one client's protocol state (pure); :mod:`.outbox` — what it is owed, in batches;
   :mod:`.region` — circles and their geohash covers; :mod:`.settings` — :class:`~.settings.LiveSettings`.
 - :mod:`.listener` — :func:`~.listener.serve_websockets`, the trio-websocket adapter.

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from fanet.server.api import messages
 from fanet.server.api.updates import PendingUpdate, UpdateCodec
+from fanet.server.live.index import Index
 from fanet.server.live.outbox import ObjectId, compose
 from fanet.server.live.region import MAX_PRECISION, Point, Region, cell_of
 from fanet.server.live.settings import LiveSettings
@@ -38,7 +39,7 @@ from fanet.server.live.subscriber import CLOSE_GOING_AWAY, Subscriber
 from fanet.server.model import Action, Change, LiveObject, key_of, kind_of
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Sync:
     """Catching one client up to a region (see the module docstring); the listener reads ``region``,
     ``replay_after`` and ``base`` to know what to fetch."""
@@ -70,8 +71,8 @@ class Hub:
         self.position = 0
         """The sequence of the last change published (set by :meth:`start`)."""
         self.subscribers: set[Subscriber] = set()
-        self._cells: dict[str, set[Subscriber]] = {}
-        self._holders: dict[ObjectId, set[Subscriber]] = {}
+        self._cells: Index[str] = Index()
+        self._holders: Index[ObjectId] = Index()
         self._syncs: dict[Subscriber, Sync] = {}
         self._ready: list[Sync] = []
         self._recent: deque[Change] = deque()
@@ -111,9 +112,7 @@ class Hub:
         self.subscribers.discard(subscriber)
         self._unindex(subscriber)
         for oid in subscriber.has:
-            self._holders_of(oid).discard(subscriber)
-            if not self._holders[oid]:
-                del self._holders[oid]
+            self._holders.discard(oid, subscriber)
         subscriber.has.clear()
         self._forget_sync(subscriber)
 
@@ -198,8 +197,8 @@ class Hub:
                 if near:
                     self._visit_all(near, change, variants, now)
             holders = self._holders.get(variants.oid)
-            if holders:
-                self._visit_all(list(holders), change, variants, now)
+            if holders:  # a copy (unless a tuple already): a REMOVE takes the client out of the index
+                self._visit_all(tuple(holders), change, variants, now)
             self.position = sequence
         if self._ready:
             self._resolve_ready(now)
@@ -320,31 +319,21 @@ class Hub:
 
     def _index(self, subscriber: Subscriber) -> None:
         for cell in subscriber.region.cells:
-            self._cells.setdefault(cell, set()).add(subscriber)
+            self._cells.add(cell, subscriber)
 
     def _unindex(self, subscriber: Subscriber) -> None:
         for cell in subscriber.region.cells:
-            near = self._cells.get(cell)
-            if near is not None:
-                near.discard(subscriber)
-                if not near:
-                    del self._cells[cell]
+            self._cells.discard(cell, subscriber)
 
     def _hold(self, subscriber: Subscriber, oid: ObjectId) -> None:
         if oid not in subscriber.has:
             subscriber.has.add(oid)
-            self._holders_of(oid).add(subscriber)
+            self._holders.add(oid, subscriber)
 
     def _release(self, subscriber: Subscriber, oid: ObjectId) -> None:
         if oid in subscriber.has:
             subscriber.has.discard(oid)
-            holders = self._holders[oid]
-            holders.discard(subscriber)
-            if not holders:
-                del self._holders[oid]
-
-    def _holders_of(self, oid: ObjectId) -> set[Subscriber]:
-        return self._holders.setdefault(oid, set())
+            self._holders.discard(oid, subscriber)
 
 
 class _Variants:

@@ -129,6 +129,8 @@ async def _set_on_cancel(event: trio.Event) -> None:
 class _Connection:
     """The I/O side of one subscriber: its socket, wake-up event and task scopes."""
 
+    __slots__ = ("event", "sync_scope", "ws")
+
     def __init__(self, ws: WebSocketConnection) -> None:
         self.ws = ws
         self.event = trio.Event()

@@ -35,6 +35,8 @@ def compose(earlier: Action | None, later: Action) -> Action | None:
 class Outbox:
     """Owed updates by object, in sequence order, with the time the next batch is due."""
 
+    __slots__ = ("_owed", "due_at", "interval_s", "paused")
+
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self.due_at: float | None = None
@@ -65,6 +67,7 @@ class Outbox:
     def drop(self, oid: ObjectId) -> None:
         self._owed.pop(oid, None)
         if not self._owed:
+            self._owed = {}  # a dict keeps its table once emptied; a new empty one has none
             self.due_at = None
 
     def reorder(self) -> None:
@@ -77,7 +80,11 @@ class Outbox:
             return []
         oids = list(islice(self._owed, limit))
         batch = [self._owed.pop(oid) for oid in oids]
-        self.due_at = now if self._owed else None
+        if self._owed:
+            self.due_at = now
+        else:
+            self._owed = {}  # as in drop: an idle client holds no table sized for its last snapshot
+            self.due_at = None
         return batch
 
     def updates(self) -> Iterable[PendingUpdate]:

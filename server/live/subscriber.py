@@ -51,7 +51,30 @@ class Subscriber:
 
     ``state``: ``"waiting"`` until its first snapshot is being read, ``"syncing"`` while a (re)subscription
     is resolved, ``"live"`` afterwards; changes reach it only when live (the hub catches it up).
+
+    Thousands of these live at once, mostly idle, so they are slotted and hold nothing they do not use:
+    the answer queue exists only while answers wait, and the rate windows are tuples (``()`` is shared).
     """
+
+    __slots__ = (
+        "_codec",
+        "_control",
+        "_errors",
+        "_last_heard",
+        "_next_ping_at",
+        "_resubscriptions",
+        "_settings",
+        "as_json",
+        "caught_up",
+        "closing",
+        "has",
+        "ident",
+        "outbox",
+        "region",
+        "stamp",
+        "state",
+        "wakeup",
+    )
 
     def __init__(
         self,
@@ -80,11 +103,12 @@ class Subscriber:
         """The last change the hub looked at this client for (to visit it once per change)."""
         self._settings = settings
         self._codec = codec
-        self._control: deque[Frame] = deque()
+        self._control: deque[Frame] | None = None
+        """Answers waiting to be sent, ahead of the updates (``None`` while there are none)."""
         self._last_heard = now
         self._next_ping_at = now + settings.ping_interval_s
-        self._resubscriptions: deque[float] = deque()
-        self._errors: deque[float] = deque()
+        self._resubscriptions: tuple[float, ...] = ()
+        self._errors: tuple[float, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.ident} {self.state} {self.region.circle}>"
@@ -125,16 +149,15 @@ class Subscriber:
             region = Region.around(request.center.latitude, request.center.longitude, request.radius)
         except ValueError as error:
             return self._reject("invalid_parameter", f"subscribe: {error}", now)
-        _forget_before(self._resubscriptions, now - 60)
+        self._resubscriptions = _since(self._resubscriptions, now - 60)
         if len(self._resubscriptions) >= self._settings.resubscriptions_per_minute:
             limit = self._settings.resubscriptions_per_minute
             return self._reject("rate_limited", f"subscribe: at most {limit} subscriptions a minute", now)
-        self._resubscriptions.append(now)
+        self._resubscriptions += (now,)
         return Resubscribe(region, request.last_sequence)
 
     def _reject(self, code: str, text: str, now: float) -> Close | None:
-        _forget_before(self._errors, now - 60)
-        self._errors.append(now)
+        self._errors = (*_since(self._errors, now - 60), now)
         if len(self._errors) >= self._settings.errors_per_minute:
             return self.close(CLOSE_POLICY, f"{len(self._errors)} bad messages within a minute; last: {text}")
         self._answer(messages.error(code, text))
@@ -160,8 +183,11 @@ class Subscriber:
             self.close(CLOSE_GOING_AWAY, f"no answer for {self._settings.pong_timeout_s:g} s")
         if self.closing is not None:
             return self.closing
-        if self._control:
-            return self._control.popleft()
+        if self._control is not None:
+            frame = self._control.popleft()
+            if not self._control:
+                self._control = None
+            return frame
         if now >= self._next_ping_at:
             self._next_ping_at = now + self._settings.ping_interval_s
             return messages.encode(messages.ping(now), as_json=self.as_json)
@@ -172,7 +198,7 @@ class Subscriber:
 
     def wake_at(self) -> float:
         """When :meth:`next_frame` may have something, unless ``wakeup`` is called first."""
-        if self.closing is not None or self._control:
+        if self.closing is not None or self._control is not None:
             return -float("inf")
         at = min(self._next_ping_at, self._last_heard + self._settings.pong_timeout_s)
         if self.outbox.due_at is not None and not self.outbox.paused:
@@ -180,13 +206,15 @@ class Subscriber:
         return at
 
     def _answer(self, message: Message) -> None:
-        if len(self._control) >= self._settings.max_control_messages:
+        if self._control is None:
+            self._control = deque()
+        elif len(self._control) >= self._settings.max_control_messages:
             self.close(CLOSE_POLICY, "too many messages left unanswered: the client does not read")
             return
         self._control.append(messages.encode(message, as_json=self.as_json))
         self.wakeup()
 
 
-def _forget_before(times: deque[float], cutoff: float) -> None:
-    while times and times[0] <= cutoff:
-        times.popleft()
+def _since(times: tuple[float, ...], cutoff: float) -> tuple[float, ...]:
+    """The times after ``cutoff`` (a rate window holds a handful, so rebuilding it is cheap)."""
+    return tuple(at for at in times if at > cutoff) if times and times[0] <= cutoff else times
