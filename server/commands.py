@@ -55,7 +55,7 @@ _OPTIONS: tuple[OptionSpec, ...] = (
     ("ca_file", click.Path(dir_okay=False, path_type=Path), "FILE", None, "CA certificates for mqtts://."),
     ("redis_namespace", str, "NAME", "fanet", "Prefix of every Redis key."),
     ("batch_max_frames", int, "N", "500", "Most frames per store write."),
-    ("batch_max_wait_ms", float, "MS", "0.0", "Wait this long for more frames before writing (0: never)."),
+    ("batch_max_wait_ms", float, "MS", "20.0", "Wait this long for more frames before writing (0: never)."),
     ("expire_interval_s", float, "S", "2.0", "Sweep expired objects this often."),
     ("trim_interval_s", float, "S", "300.0", "Trim tracks this often."),
     ("track_retention_s", float, "S", "43200.0", "Keep track points this long."),

@@ -87,9 +87,12 @@ class ServerSettings(FanetSettings):
     map_zoom: int = 10
     # --- batching, upkeep, shutdown -----------------------------------------------------------------
     batch_max_frames: int = Field(default=500, ge=1)
-    batch_max_wait_ms: float = Field(default=0.0, ge=0, le=1000)
-    """How long a batch waits for more frames; 0 = take what is there (batches grow while the store
-    writes the previous one, so they adapt to the load by themselves)."""
+    batch_max_wait_ms: float = Field(default=20.0, ge=0, le=1000)
+    """How long a batch waits for more frames (a full batch goes at once); 0 = take what is there.
+    Batches also grow while the store writes the previous one, but at moderate rates they stay tiny
+    and per-batch costs dominate: measured at 2,000 frames/s from 10,000 pilots (memory store), the
+    server spent 150 µs of CPU a frame with 0 ms, 94 with 5, 84 with 10 and 63 with 20 — for at most
+    20 ms more delay, well inside the live updates' budget."""
     expire_interval_s: float = Field(default=2.0, ge=0.1, le=60)
     trim_interval_s: float = Field(default=300.0, ge=1)
     track_retention_s: float = Field(default=12 * 3600.0, gt=0)
