@@ -2,7 +2,7 @@
 
 The pipeline compares frame timestamps (unix seconds) with ``now``, so it needs wall-clock time; taking
 it as Trio's clock plus an offset read once keeps every task on one clock, and lets tests drive the
-server with Trio's mock clock.
+server with Trio's mock clock. The live-update listener runs on it too.
 """
 
 import time
@@ -22,3 +22,7 @@ class UnixClock:
     def unix(self, trio_time: float) -> float:
         """A ``trio.current_time()`` value as unix seconds."""
         return trio_time + self.offset
+
+    def to_trio(self, unix_s: float) -> float:
+        """Unix seconds as a ``trio.current_time()`` value (a deadline for ``trio.move_on_at``)."""
+        return unix_s - self.offset

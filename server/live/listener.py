@@ -14,13 +14,12 @@ sends every client a close frame with 1001 and waits up to ``close_grace_s`` for
 cancels what is left. The connection tasks sit in a shielded scope until then, so the outer cancellation
 does not tear them down before their close frame is out.
 
-Time: the core runs on unix seconds derived from Trio's clock (:class:`LiveClock`), so tests can drive it
+Time: the core runs on unix seconds derived from Trio's clock (:class:`~fanet.server.clock.UnixClock`), so tests can drive it
 with the mock clock.
 """
 
 import gc
 import json
-import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import structlog
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
+from fanet.server.clock import UnixClock
 from fanet.server.live.hub import Hub
 from fanet.server.live.region import Region
 from fanet.server.live.settings import LiveSettings
@@ -40,19 +40,6 @@ PATH = "/ws/v1/updates"
 CLOSE_INTERNAL_ERROR = 1011
 
 log = structlog.get_logger("fanet.live")
-
-
-class LiveClock:
-    """Unix seconds that advance with Trio's clock (the wall clock's offset is taken once)."""
-
-    def __init__(self) -> None:
-        self.offset = time.time() - trio.current_time()
-
-    def now(self) -> float:
-        return trio.current_time() + self.offset
-
-    def to_trio(self, unix_s: float) -> float:
-        return unix_s - self.offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +133,7 @@ class UpdatesListener:
 
     def __init__(self, hub: Hub, store: Store, settings: LiveSettings) -> None:
         self.hub, self.store, self.settings = hub, store, settings
-        self.clock = LiveClock()
+        self.clock = UnixClock()
         self._sync_limiter = trio.CapacityLimiter(settings.sync_concurrency)
         self._open = 0
         self._all_gone = trio.Event()
