@@ -8,6 +8,7 @@ The model's default is shown in ``--help``. Click only: ``fanet --help`` never i
 """
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -16,6 +17,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 OptionSpec = tuple[str, type | click.ParamType[Any], str | None, str | None, str]
 """(setting, option type — ``bool`` for a flag, metavar, the model's default as shown in --help, help)."""
+
+
+LOG_FORMAT: OptionSpec = (
+    "log_format",
+    click.Choice(["console", "json"]),
+    None,
+    "console",
+    "Log lines as key=value for people, or one JSON object a line.",
+)
+"""The ``log_format`` setting every long-running command has."""
+
+
+def config_option(table: str, envvar: str, text: str) -> Callable[[F], F]:
+    """``--config FILE`` (also ``envvar``): the TOML file whose ``[table]`` sets any option."""
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=envvar,
+        metavar="FILE",
+        help=f"TOML file whose [{table}] table sets any option{text}",
+    )
 
 
 def settings_option(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from fanet.options import OptionSpec, settings_options
+from fanet.options import LOG_FORMAT, OptionSpec, config_option, settings_options
 
 _OPTIONS: tuple[OptionSpec, ...] = (
     ("serial", str, "PORT", None, "The module's serial device, e.g. /dev/fanet or /dev/ttyUSB0."),
@@ -58,25 +58,12 @@ _OPTIONS: tuple[OptionSpec, ...] = (
     ("beacon_altitude_m", float, "M", "0.0", "The station's altitude, for the beacon."),
     ("metrics_listen", str, "HOST:PORT", None, "Serve Prometheus metrics at http://HOST:PORT/metrics."),
     ("verbose", bool, None, "no-verbose", "Log debug lines too (one line a frame)."),
-    (
-        "log_format",
-        click.Choice(["console", "json"]),
-        None,
-        "console",
-        "Log lines as key=value for people, or one JSON object a line.",
-    ),
+    LOG_FORMAT,
 )
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="FANET_GATEWAY_CONFIG",
-    metavar="FILE",
-    help='TOML file whose [gateway] table sets any option (station-id = "…", serial = "/dev/fanet").',
-)
+@config_option("gateway", "FANET_GATEWAY_CONFIG", ' (station-id = "…", serial = "/dev/fanet").')
 @settings_options(_OPTIONS)
 def gateway(config_file: Path | None, **options: object) -> None:
     """Run a base station: FANET module on a serial port in, wrapped frames on MQTT out.

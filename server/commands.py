@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fanet.options import OptionSpec, settings_options
+from fanet.options import LOG_FORMAT, OptionSpec, config_option, settings_options
 
 if TYPE_CHECKING:
     from fanet.server.settings import ServerConfig
@@ -61,25 +61,12 @@ _OPTIONS: tuple[OptionSpec, ...] = (
     ("track_retention_s", float, "S", "43200.0", "Keep track points this long."),
     ("shutdown_timeout_s", float, "S", "5.0", "SIGINT/SIGTERM: drain, flush and exit within this."),
     ("verbose", bool, None, "no-verbose", "Log debug lines too."),
-    (
-        "log_format",
-        click.Choice(["console", "json"]),
-        None,
-        "console",
-        "Log lines as key=value for people, or one JSON object a line.",
-    ),
+    LOG_FORMAT,
 )
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="FANET_SERVER_CONFIG",
-    metavar="FILE",
-    help="TOML file whose [server] table sets any option (and [server.pipeline] the thresholds).",
-)
+@config_option("server", "FANET_SERVER_CONFIG", " (and [server.pipeline] the thresholds).")
 @settings_options(_OPTIONS)
 def server(config_file: Path | None, **options: object) -> None:
     """Run the central server: ingest, pipeline, store, the map and REST API, WebSocket live updates.
