@@ -4,10 +4,14 @@ Tasks (all inside :func:`serve_websockets`):
 - the fan-out task follows the store's change stream (``wait_for_changes``, so every replica sharing a
   Redis serves every change, in sequence order) and hands it to the :class:`~.hub.Hub`;
 - per connection, a receive loop (client messages into the :class:`~.subscriber.Subscriber`), one sender
-  task (frames out: it sleeps until the subscriber's next deadline or its wake-up, and a send that takes
-  longer than ``max_lag_s`` closes the connection with 1001 — one slow client never holds up another, and
-  what it is owed is bounded by its outbox), and a sync task while the client is being caught up
-  (snapshot or replay from the store, at most ``sync_concurrency`` at once).
+  task (frames out: it sleeps on its own event until the subscriber's next deadline or its wake-up), and a
+  sync task while the client is being caught up (snapshot or replay from the store, at most
+  ``sync_concurrency`` at once);
+- the timekeeping tasks (:meth:`UpdatesListener.keep_time`): one alarm task wakes the senders whose
+  deadline has come (:class:`~.alarms.Alarms`: ticks shared by the senders instead of a Trio deadline each, whose expiry
+  is a costly cancellation), and a watchdog closes with 1001 a client whose send has not completed for
+  ``max_lag_s`` (checked every quarter of it) — one slow client never holds up another, and what it is
+  owed is bounded by its outbox.
 
 Shutdown: when the task running :func:`serve_websockets` is cancelled, it stops accepting, stops following,
 sends every client a close frame with 1001 and waits up to ``close_grace_s`` for them to answer, then
@@ -21,6 +25,7 @@ with the mock clock.
 import gc
 import json
 import urllib.parse
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -29,6 +34,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
 from fanet.server.clock import UnixClock
+from fanet.server.live.alarms import Alarms
 from fanet.server.live.hub import Hub
 from fanet.server.live.region import Region
 from fanet.server.live.settings import LiveSettings
@@ -116,12 +122,28 @@ async def _set_on_cancel(event: trio.Event) -> None:
 class _Connection:
     """The I/O side of one subscriber: its socket, wake-up event and task scopes."""
 
-    __slots__ = ("event", "sync_scope", "ws")
+    __slots__ = (
+        "__weakref__",
+        "event",
+        "lag_scope",
+        "ref",
+        "sending_since",
+        "subscriber",
+        "sync_scope",
+        "ws",
+    )
 
-    def __init__(self, ws: WebSocketConnection) -> None:
+    def __init__(self, ws: WebSocketConnection, subscriber: Subscriber) -> None:
         self.ws = ws
+        self.subscriber = subscriber
         self.event = trio.Event()
         self.sync_scope: trio.CancelScope | None = None
+        self.lag_scope = trio.CancelScope()
+        """Around the sender's loop; the watchdog cancels it when a send takes longer than ``max_lag_s``."""
+        self.sending_since: float | None = None
+        """When the send in progress started (unix seconds), ``None`` between sends."""
+        self.ref = weakref.ref(self)
+        """What the alarms hold: a closed connection must not wait in them for its next ping time."""
 
     def wake(self) -> None:
         self.event.set()
@@ -137,6 +159,10 @@ class UpdatesListener:
         self._sync_limiter = trio.CapacityLimiter(settings.sync_concurrency)
         self._open = 0
         self._all_gone = trio.Event()
+        self._connections: set[_Connection] = set()
+        self._alarms: Alarms[weakref.ref[_Connection]] = Alarms()
+        self._rearm = trio.Event()
+        """Set when an alarm earlier than the one the alarm task sleeps until was set."""
 
     async def run(self, stopping: trio.Event, task_status: trio.TaskStatus[int]) -> None:
         settings = self.settings
@@ -154,6 +180,7 @@ class UpdatesListener:
                 max_message_size=settings.max_frame_bytes,
                 disconnect_timeout=settings.close_grace_s,
             )
+            nursery.start_soon(self.keep_time)
             accepting = await _start_cancellable(nursery, server.run)
             following = await _start_cancellable(nursery, self._follow)
             log.info("websocket listener ready", host=settings.host, port=port, path=PATH)
@@ -185,6 +212,40 @@ class UpdatesListener:
                     await stopping.wait()
                 backoff = min(backoff * 2, 5.0)
         return None
+
+    # --- time ---------------------------------------------------------------------------------------------
+
+    async def keep_time(self) -> None:
+        """The alarm task and the lag watchdog, until cancelled (see the module docstring)."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._ring_alarms)
+            nursery.start_soon(self._watch_lag)
+
+    async def _ring_alarms(self) -> None:
+        alarms, clock = self._alarms, self.clock
+        while True:
+            self._rearm = trio.Event()
+            at = alarms.next_at()
+            if at > clock.now():
+                with trio.move_on_at(clock.to_trio(at)):
+                    await self._rearm.wait()
+            else:
+                await trio.lowlevel.checkpoint()
+            for ref in alarms.pop_due(clock.now()):
+                connection = ref()
+                if connection is not None:
+                    connection.wake()
+
+    async def _watch_lag(self) -> None:
+        limit = self.settings.max_lag_s
+        while True:
+            await trio.sleep(limit / 4)
+            now = self.clock.now()
+            for connection in self._connections:
+                since = connection.sending_since
+                if since is not None and now - since >= limit:
+                    connection.subscriber.close(CLOSE_GOING_AWAY, "too far behind; resume")
+                    connection.lag_scope.cancel()
 
     # --- the change stream -----------------------------------------------------------------------------
 
@@ -224,10 +285,10 @@ class UpdatesListener:
             )
             return
         ws = await request.accept()
-        connection = _Connection(ws)
-        subscriber = self.hub.connect(
-            wanted.region, as_json=wanted.as_json, now=self.clock.now(), wakeup=connection.wake
-        )
+        subscriber = self.hub.connect(wanted.region, as_json=wanted.as_json, now=self.clock.now())
+        connection = _Connection(ws, subscriber)
+        subscriber.wakeup = connection.wake
+        self._connections.add(connection)
         self._open += 1
         try:
             async with trio.open_nursery() as nursery:
@@ -243,6 +304,7 @@ class UpdatesListener:
                 await ws.aclose(CLOSE_INTERNAL_ERROR, "internal error")
         finally:
             self.hub.disconnect(subscriber)
+            self._connections.discard(connection)
             self._open -= 1
             if not self._open:
                 self._all_gone.set()
@@ -261,23 +323,24 @@ class UpdatesListener:
 
     async def _send(self, connection: _Connection, subscriber: Subscriber, scope: trio.CancelScope) -> None:
         """The connection's only writer: frames as the subscriber releases them, then its close."""
-        ws = connection.ws
+        ws, alarms, clock = connection.ws, self._alarms, self.clock
         try:
-            while True:
-                if connection.event.is_set():
-                    connection.event = trio.Event()
-                frame = subscriber.next_frame(self.clock.now())
-                if isinstance(frame, Close):
-                    break
-                if frame is None:
-                    with trio.move_on_at(self.clock.to_trio(subscriber.wake_at())):
+            with connection.lag_scope:
+                while True:
+                    if connection.event.is_set():
+                        connection.event = trio.Event()
+                    now = clock.now()
+                    frame = subscriber.next_frame(now)
+                    if isinstance(frame, Close):
+                        break
+                    if frame is None:
+                        if alarms.set(max(subscriber.wake_at(), now), connection.ref):
+                            self._rearm.set()
                         await connection.event.wait()
-                    continue
-                with trio.move_on_after(self.settings.max_lag_s) as lagging:
+                        continue
+                    connection.sending_since = now
                     await ws.send_message(frame)
-                if lagging.cancelled_caught:
-                    subscriber.close(CLOSE_GOING_AWAY, "too far behind; resume")
-                    break
+                    connection.sending_since = None
         except ConnectionClosed:
             scope.cancel()
             return

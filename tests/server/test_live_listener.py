@@ -290,6 +290,7 @@ async def in_memory_connection() -> AsyncIterator[WebSocketConnection]:
         async def serve() -> None:
             await listener.handle(await wrap_server_stream(nursery, server_end))
 
+        nursery.start_soon(listener.keep_time)
         nursery.start_soon(serve)
         # trio-websocket's client takes any trio Stream, though its annotation names socket streams.
         client_stream = cast("trio.SocketStream", client_end)
