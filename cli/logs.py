@@ -5,6 +5,10 @@ Application code logs with ``structlog.get_logger("fanet.<component>")`` and key
 module (paho, hypercorn, our MQTT client) go through the same renderer, so every line on stderr has
 one shape: ``logfmt``-style key=value for people (the default), or one JSON object a line
 (``--log-format json``) for log shippers.
+
+``--verbose`` turns on the debug lines of our own loggers (``fanet.*``, such as the gateway's line a
+frame) and only those: other libraries' loggers stay at info. paho's alone would add two debug lines
+a frame ("Sending PUBLISH", "Received PUBACK").
 """
 
 import logging
@@ -26,7 +30,7 @@ _SHARED_PROCESSORS: list[structlog.types.Processor] = [
 def configure_logging(
     *, verbose: bool = False, log_format: LogFormat = "console", stream: TextIO | None = None
 ) -> None:
-    """Send all logs to ``stream`` (stderr): info and up, or debug and up with ``verbose``."""
+    """Send all logs to ``stream`` (stderr): info and up, and with ``verbose`` our own debug lines."""
     renderer: structlog.types.Processor
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer()
@@ -45,7 +49,8 @@ def configure_logging(
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.INFO)
+    logging.getLogger("fanet").setLevel(logging.DEBUG if verbose else logging.NOTSET)
     structlog.configure(
         processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -25,7 +25,7 @@ from paho.mqtt.properties import Properties
 from fanet.gateway._mqtt_paho import PahoClient
 from fanet.gateway._mqtt_settings import MqttSettings
 
-_PAHO_LOGGER = logging.getLogger("fanet.mqtt.paho")
+_PAHO_LOGGER = logging.getLogger("paho.mqtt.client")  # paho's own name: a library's logger
 
 
 def _new_paho_client(settings: MqttSettings) -> PahoClient:

@@ -5,11 +5,22 @@
     ModuleLink ─ReceivedFrame channel─▶ spool_frames ─▶ Spool ─▶ Publisher ─▶ MqttClient ─▶ fb/b/<id>/f
     (serial port, module session)         (intake)        │ keep_synced       Health ─▶ fb/b/<id>/hw
                                                           └ (fsync thread)    serve_metrics (optional)
+                                                                              Systemd.keep_informed
 
 Nurseries, outermost first: the spool (closed last: final fsync and cursor), the MQTT client (its
-exit sends DISCONNECT), the *uplink* nursery (publisher, health, spool sync, metrics) and inside it
-the *intake* nursery (module link and spool writer). :meth:`Gateway.request_stop` (SIGINT, SIGTERM)
-shuts down in this order, within ``SHUTDOWN_BOUND_S``:
+exit sends DISCONNECT), the *uplink* nursery (publisher, health, spool sync, metrics, systemd
+notifications) and inside it the *intake* nursery (module link and spool writer).
+
+Under systemd (``Type=notify``, see ``systemd``) the gateway sends ``READY=1`` once all of these run:
+the settings are valid (a bad one exits 2 before), the spool is open, the MQTT client and the uplink
+tasks are started and so is the module link. Readiness does not wait for the broker or the module:
+either may be away for hours, which the gateway rides out on its own (spooling, reopening the port),
+while a start that waited for them would time out and be retried in a loop. From then on a task in
+the uplink nursery sends the watchdog pings with a ``STATUS=`` line, so a hung event loop gets the
+service restarted.
+
+:meth:`Gateway.request_stop` (SIGINT, SIGTERM) sends ``STOPPING=1`` and shuts down in this order,
+within ``SHUTDOWN_BOUND_S``:
 
 1. stop reading: the module link is cancelled — the port is closed — and closes its channel;
 2. the intake spools what is still in the channel, so everything received is on disk;
@@ -36,6 +47,7 @@ from fanet.gateway.publisher import Publisher
 from fanet.gateway.settings import GatewayConfig
 from fanet.gateway.spool import Spool
 from fanet.gateway.spooler import IntakeStats, keep_synced, spool_frames
+from fanet.gateway.systemd import Systemd
 from fanet.proto import ReceivedFrame
 
 log = structlog.get_logger("fanet.gateway")
@@ -51,14 +63,17 @@ SHUTDOWN_BOUND_S = DRAIN_S + OFFLINE_TIMEOUT_S + CLOSE_TIMEOUT_S
 class Gateway:
     """One gateway run; :meth:`run` returns after :meth:`request_stop` and a clean shutdown."""
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, systemd: Systemd | None = None) -> None:
         self.config = config
+        self.systemd = systemd or Systemd()
         self.module = ModuleLink(config.module)
         self.intake = IntakeStats()
         self.status: GatewayStatus | None = None
         self._stop = trio.Event()
 
     def request_stop(self) -> None:
+        if not self._stop.is_set():
+            self.systemd.notify("STOPPING=1", "STATUS=stopping")
         self._stop.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -94,6 +109,8 @@ class Gateway:
                     async with trio.open_nursery() as intake:
                         intake.start_soon(spool_frames, frames_out, spool, publisher.wake, self.intake)
                         await intake.start(self._read_until_stopped, frames_in)
+                        self.systemd.notify("READY=1", f"STATUS={status.status_line()}")
+                        uplink.start_soon(self.systemd.keep_informed, self._describe)
                         task_status.started()
                     await self._drain(publisher, health, client)
                     uplink.cancel_scope.cancel()
@@ -104,6 +121,11 @@ class Gateway:
                 log.error("final spool sync failed", error=str(error))
             if self.status is not None:
                 log.info("gateway stopped", **self.status.summary())
+
+    def _describe(self) -> str:
+        """The ``STATUS=`` line for systemd."""
+        line = self.status.status_line() if self.status is not None else "starting"
+        return f"stopping; {line}" if self._stop.is_set() else line
 
     async def _read_until_stopped(
         self,
@@ -142,7 +164,10 @@ async def run_gateway(config: GatewayConfig) -> None:
         topic=config.topics.frames,
         beacon=config.module.beacon is not None,
     )
-    gateway = Gateway(config)
+    systemd = Systemd.from_environment()
+    if systemd.active:
+        log.info("notifying systemd", watchdog_interval_s=systemd.watchdog_interval_s)
+    gateway = Gateway(config, systemd)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
 

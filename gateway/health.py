@@ -4,7 +4,8 @@ Published at every (re)connection and every ``interval_s`` while connected, and 
 line ("status") each time, connected or not. The broker publishes the last will, a retained
 ``offline``, on the same topic when the connection dies without a DISCONNECT; a clean shutdown
 publishes ``offline`` itself before disconnecting. :meth:`GatewayStatus.snapshot` is also what the
-metrics endpoint and the shutdown summary read.
+metrics endpoint and the shutdown summary read; :meth:`GatewayStatus.status_line` is the status
+systemd shows.
 """
 
 from __future__ import annotations
@@ -95,6 +96,16 @@ class GatewayStatus:
                 "truncated_bytes": spool.stats.truncated_bytes,
             },
         }
+
+    def status_line(self) -> str:
+        """One line for people (``systemctl status`` shows it): states, then the frame counters."""
+        module, spool = self.module, self.spool
+        return (
+            f"module {module.module_state}, serial {module.serial_state}, "
+            f"MQTT {'connected' if self.client.connected else 'disconnected'}; "
+            f"frames: {module.frames_received} received, {self.publisher.stats.published} published, "
+            f"{spool.pending} pending"
+        )
 
     def summary(self) -> dict[str, Any]:
         """The counters worth a log line, flat."""

@@ -55,8 +55,9 @@ dead (its PINGRESP waits unread behind the backlog); the client reconnects, and 
 was not acknowledged.
 
 Logs go to the ``fanet.mqtt`` logger: one line per connect, disconnect (with the reason) or failed
-attempt, never one per message (paho's per-packet lines go to ``fanet.mqtt.paho`` if that logger is enabled
-for DEBUG when a connection opens). Counters are plain attributes of ``client.stats`` (``MqttStats``).
+attempt, never one per message (paho's per-packet lines go to ``paho.mqtt.client`` if that logger is
+enabled for DEBUG when a connection opens, which ``--verbose`` does not do). Counters are plain
+attributes of ``client.stats`` (``MqttStats``).
 """
 
 from fanet.gateway._mqtt_client import MqttClient, open_mqtt_client

@@ -8,16 +8,18 @@ subscriber on its own thread. The expected frames are rebuilt from the capture i
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,11 +82,14 @@ def unique(prefix: str) -> str:
 class FanetProcess:
     """``fanet <args>`` as users start it; stderr (JSON log lines) goes to a file."""
 
-    def __init__(self, log_path: Path, *args: str | Path) -> None:
+    def __init__(self, log_path: Path, *args: str | Path, env: Mapping[str, str] | None = None) -> None:
         self.log_path = log_path
         with log_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [str(FANET), *(str(arg) for arg in args)], stdout=subprocess.DEVNULL, stderr=stderr
+                [str(FANET), *(str(arg) for arg in args)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=None if env is None else {**os.environ, **env},
             )
 
     def lines(self) -> list[dict[str, Any]]:
@@ -122,9 +127,9 @@ def fanet(tmp_path: Path) -> Iterator[Callable[..., FanetProcess]]:
     """Start ``fanet …`` subprocesses; whatever still runs when the test ends is killed."""
     started: list[FanetProcess] = []
 
-    def start(*args: str | Path) -> FanetProcess:
+    def start(*args: str | Path, env: Mapping[str, str] | None = None) -> FanetProcess:
         name = f"{args[0]}-{len(started)}.log"
-        started.append(FanetProcess(tmp_path / name, *args))
+        started.append(FanetProcess(tmp_path / name, *args, env=env))
         return started[-1]
 
     yield start
@@ -433,3 +438,83 @@ async def test_stop_signal_with_the_broker_down_exits_0_within_3_s_and_keeps_the
     kept = Spool.open(spool, max_bytes=64 * 1024 * 1024)
     assert kept.pending == summary["spooled"]  # all of it, for the next start to publish
     kept.close()
+
+
+async def test_verbose_logs_one_line_a_frame_and_no_mqtt_packets(
+    tmp_path: Path, mosquitto_broker: MosquittoBroker, fanet: Callable[..., FanetProcess]
+) -> None:
+    station = unique("verbose")
+    topic = f"fb/b/{station}/f"
+    link = tmp_path / "module"
+    with Witness(mosquitto_broker, [topic]) as witness:
+        fanet(*replay_args(link, 200))
+        gateway = fanet(*gateway_args(link, mosquitto_broker.url, station, tmp_path / "spool"), "--verbose")
+        await witness.wait(lambda w: len(w.on(topic)) >= len(EXPECTED.frames))
+        assert gateway.stop(signal.SIGTERM)[0] == 0
+    lines = gateway.lines()
+    frame_lines = [line for line in lines if line["event"] == "frame"]
+    assert all(line["level"] == "debug" for line in frame_lines)
+    assert [bytes.fromhex(line["raw"]) for line in frame_lines] == EXPECTED.frames
+    assert len(frame_lines) == gateway.events("gateway stopped")[-1]["published"] == len(witness.on(topic))
+    # paho's per-packet lines ("Sending PUBLISH", "Received PUBACK") stay off: only our loggers speak.
+    assert {line["logger"].split(".")[0] for line in lines} == {"fanet"}
+    assert not [line for line in lines if line["event"].startswith(("Sending ", "Received "))]
+
+
+class NotifySocket:
+    """What systemd's side of ``NOTIFY_SOCKET`` receives: each datagram's ``KEY=value`` lines, timed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.received: list[tuple[float, dict[str, str]]] = []
+        self._socket = trio.socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+    async def __aenter__(self) -> NotifySocket:
+        await self._socket.bind(str(self.path))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._socket.close()
+
+    async def receive(self, timeout_s: float = 20.0) -> dict[str, str]:
+        with trio.fail_after(timeout_s):
+            datagram = await self._socket.recv(4096)
+        fields = dict(line.partition("=")[::2] for line in datagram.decode().splitlines())
+        self.received.append((trio.current_time(), fields))
+        return fields
+
+    async def receive_until(self, key: str, timeout_s: float = 20.0) -> dict[str, str]:
+        with trio.fail_after(timeout_s):
+            while key not in (fields := await self.receive()):
+                pass
+        return fields
+
+
+async def test_under_systemd_it_says_ready_pings_the_watchdog_and_says_stopping(
+    tmp_path: Path, mosquitto_broker: MosquittoBroker, fanet: Callable[..., FanetProcess]
+) -> None:
+    link = tmp_path / "module"
+    fanet(*replay_args(link, 200))
+    async with NotifySocket(tmp_path / "notify") as systemd:
+        # As systemd starts a Type=notify unit with WatchdogSec=1s (the Pi's unit has 30 s).
+        env = {"NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "1000000"}
+        spool = tmp_path / "spool"
+        gateway = fanet(*gateway_args(link, mosquitto_broker.url, unique("systemd"), spool), env=env)
+        ready = await systemd.receive()
+        assert ready["READY"] == "1"  # the first message
+        assert ready["STATUS"].startswith("module ")
+        assert gateway.events("spool open")  # ready means running: the spool was opened before
+        assert gateway.events("notifying systemd")[-1]["watchdog_interval_s"] == 0.5
+
+        for _ in range(6):  # 3 s of pings, every half WATCHDOG_USEC
+            ping = await systemd.receive(timeout_s=1.0)
+            assert ping["WATCHDOG"] == "1"
+            assert "frames:" in ping["STATUS"]
+        times = [at for at, fields in systemd.received if "WATCHDOG" in fields]
+        assert all(0.3 < later - earlier < 1.0 for earlier, later in itertools.pairwise(times))
+
+        status, _ = gateway.stop(signal.SIGTERM)
+        stopping = await systemd.receive_until("STOPPING", timeout_s=1.0)
+        assert stopping["STOPPING"] == "1"
+    assert status == 0
+    assert sum("READY" in fields for _, fields in systemd.received) == 1

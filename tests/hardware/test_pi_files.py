@@ -25,9 +25,15 @@ def test_unit_runs_the_gateway_with_its_config_and_restarts_it() -> None:
     assert settings["EnvironmentFile"] == ["/etc/fanet/gateway.env"]
     assert settings["Restart"] == ["always"]
     assert settings["SupplementaryGroups"] == ["dialout"]
-    # The gateway sends no sd_notify messages yet: no notify type, no watchdog that would kill it.
-    assert settings["Type"] == ["exec"]
-    assert "WatchdogSec" not in settings
+
+
+def test_unit_expects_readiness_and_watchdog_pings_from_the_gateway_itself() -> None:
+    settings = unit_settings()
+    # The gateway sends READY=1 and WATCHDOG=1 (tests/gateway/test_gateway_process.py checks it does);
+    # `fanet` is the main process (a console script, no wrapper), so only it needs to be heard.
+    assert settings["Type"] == ["notify"]
+    assert settings["NotifyAccess"] == ["main"]
+    assert settings["WatchdogSec"] == ["30"]
 
 
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
