@@ -157,6 +157,13 @@ def metric(port: int, name: str) -> float:
     return math.nan
 
 
+def metric_sum(port: int, name: str) -> float:
+    """The sum of a metric's samples over its labels."""
+    _, text = http_get(port, "/metrics")
+    values = [float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(name + "{")]
+    return sum(values) if values else math.nan
+
+
 @contextmanager
 def bare_server(rate: float, size: int) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     process = subprocess.Popen([sys.executable, BARE, "--rate", str(rate), "--size", str(size)],
@@ -296,6 +303,9 @@ class Phase:
     server_frames_stored: float = math.nan
     server_ws_clients: float = math.nan
     """``fanet_ws_clients`` while the clients were connected (the server's own count)."""
+    gc_s: dict[str, float] = field(default_factory=dict)
+    """fanet: seconds in the cyclic collector (``fanet_gc_seconds_total``) while idle, connecting and in the
+    window."""
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -333,6 +343,7 @@ def measure_clients(
     """Connected clients: wait for them (and for the server to work off the backlog of frames that
     built up while they connected), sample RSS, count for ``args.duration`` s; returns the tallies."""
     started = now()
+    gc0 = metric_sum(ingest.http_port, "fanet_gc_seconds_total") if ingest else math.nan
     phase.clients_connected, phase.clients_failed, phase.first_error = clients.connected(args.connect_timeout)
     phase.connect_s = now() - started
     time.sleep(args.settle)
@@ -352,6 +363,8 @@ def measure_clients(
         log(f"  ingest was {phase.behind_after_connect_s:.1f} s behind after the connections; "
             f"caught up in {phase.catch_up_s:.0f} s")  # fmt: skip
         stored0 = ingest.stored()
+        gc1 = metric_sum(ingest.http_port, "fanet_gc_seconds_total")
+        phase.gc_s["connect"] = gc1 - gc0
     clients.send("start")
     cpu0, t0 = cpu_seconds(pid), now()
     time.sleep(args.duration)
@@ -359,6 +372,9 @@ def measure_clients(
     if ingest is not None:
         stored1 = ingest.stored()
         phase.behind_at_end_s = ingest.behind_s()
+        phase.gc_s["window"] = metric_sum(ingest.http_port, "fanet_gc_seconds_total") - gc1
+        log(f"  cyclic collector: {phase.gc_s['connect']:.1f} s while connecting, "
+            f"{phase.gc_s['window'] / (now() - t0):.1%} of the window")  # fmt: skip
     tallies = clients.tallies()
     phase.rss_after_mb = rss_bytes(pid) / 2**20
     phase.window_s = t1 - t0
@@ -423,7 +439,9 @@ def fanet_phase(args: argparse.Namespace, layout: Layout, regions: list[tuple[fl
             )
             ingest = Ingest(http_port, publisher.started, args.rate)
             stored = ingest.stored()
+            gc_idle = metric_sum(http_port, "fanet_gc_seconds_total")
             phase.idle_cpu_per_s = idle_cpu(server.pid, args.idle_s)
+            phase.gc_s["idle"] = metric_sum(http_port, "fanet_gc_seconds_total") - gc_idle
             phase.idle_cpu_per_frame_us = (
                 phase.idle_cpu_per_s * args.idle_s / max(ingest.stored() - stored, 1) * 1e6
             )

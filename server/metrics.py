@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from fanet.server import gc_timing
 from fanet.server.processing import WriteBatch
 
 if TYPE_CHECKING:
@@ -158,6 +159,21 @@ class _StateCollector(Collector):
         for dependency in state.readiness.problems:
             down.add_metric([dependency], 1)
         yield down
+
+        collector = CounterMetricFamily(
+            "fanet_gc_seconds",
+            "Seconds the cyclic garbage collector ran, by generation (timed once the server process starts).",
+            labels=["generation"],
+        )
+        for generation, seconds in enumerate(gc_timing.TIMES.seconds):
+            collector.add_metric([str(generation)], seconds)
+        yield collector
+        yield _labelled_counter(
+            "fanet_gc_collections",
+            "Collections by the cyclic garbage collector, by generation (counted like fanet_gc_seconds).",
+            "generation",
+            enumerate(gc_timing.TIMES.collections),
+        )
 
         hub = state.hub
         if hub is not None:

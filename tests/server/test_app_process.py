@@ -201,6 +201,9 @@ async def test_replay_runs_with_the_memory_store_and_no_broker(tmp_path: Path) -
         assert pilots == 5, server.log()
         assert metric(text, 'fanet_frames_received_total{station="local"}') > 0
         assert metric(text, 'fanet_store_up{store="memory"}') == 1
+        for generation in range(3):  # the process times its collector from the start
+            assert f'fanet_gc_seconds_total{{generation="{generation}"}} ' in text
+            assert f'fanet_gc_collections_total{{generation="{generation}"}} ' in text
         assert (await server.get("/ready"))[0] == 200
         code, _ = await server.stop()
         assert code == 0, server.log()

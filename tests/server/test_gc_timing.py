@@ -1,0 +1,20 @@
+"""The collector's time, by generation, as ``/metrics`` reports it."""
+
+import gc
+
+from fanet.server import gc_timing
+
+
+def test_a_collection_is_counted_and_timed_in_its_generation() -> None:
+    gc_timing.install()
+    gc_timing.install()  # idempotent: one callback, not two
+    assert gc.callbacks.count(gc_timing.TIMES) == 1
+    collections, seconds = list(gc_timing.TIMES.collections), list(gc_timing.TIMES.seconds)
+    garbage = [[] for _ in range(10_000)]
+    for first, second in zip(garbage, garbage[1:], strict=False):
+        first.append(second)
+        second.append(first)  # cycles, so that the collection has work
+    del garbage, first, second
+    gc.collect()
+    assert gc_timing.TIMES.collections[2] == collections[2] + 1
+    assert gc_timing.TIMES.seconds[2] > seconds[2]
