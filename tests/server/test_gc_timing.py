@@ -1,6 +1,7 @@
 """The collector's time, by generation, as ``/metrics`` reports it."""
 
 import gc
+import itertools
 
 from fanet.server import gc_timing
 
@@ -11,7 +12,7 @@ def test_a_collection_is_counted_and_timed_in_its_generation() -> None:
     assert gc.callbacks.count(gc_timing.TIMES) == 1
     collections, seconds = list(gc_timing.TIMES.collections), list(gc_timing.TIMES.seconds)
     garbage = [[] for _ in range(10_000)]
-    for first, second in zip(garbage, garbage[1:], strict=False):
+    for first, second in itertools.pairwise(garbage):
         first.append(second)
         second.append(first)  # cycles, so that the collection has work
     del garbage, first, second
