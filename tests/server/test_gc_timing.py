@@ -11,7 +11,7 @@ def test_a_collection_is_counted_and_timed_in_its_generation() -> None:
     gc_timing.install()  # idempotent: one callback, not two
     assert gc.callbacks.count(gc_timing.TIMES) == 1
     collections, seconds = list(gc_timing.TIMES.collections), list(gc_timing.TIMES.seconds)
-    garbage = [[] for _ in range(10_000)]
+    garbage: list[list[object]] = [[] for _ in range(10_000)]
     for first, second in itertools.pairwise(garbage):
         first.append(second)
         second.append(first)  # cycles, so that the collection has work
