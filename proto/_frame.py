@@ -2,10 +2,11 @@
 
 Payload codecs live in one module per family (``_tracking``, ``_text``, ``_service``, ``_landmark``,
 ``_remote_config``, ``_hardware``); each exposes ``DECODERS`` (frame type → decoder) and ``ENCODERS``
-(payload class → encoder), and this module only assembles the tables. The most common frames (air
-and ground tracking, thermals without extended header) take a fast path in ``_fast`` that reads
-header and payload with one ``struct`` unpack (``_tracking.whole_frame_decoders``); every other frame
-takes the general path here.
+(payload class → encoder), and this module only assembles the tables. The common frames without
+extended header and with an exact payload length take a fast path that reads header and payload with
+one ``struct`` unpack and builds the records directly: air tracking, most of the traffic, inline in
+``decode_frame``; ground tracking, thermals, names and service frames in the ``whole_frame_decoders``
+of their modules. Every other frame takes the general path here.
 """
 
 from collections.abc import Callable
@@ -19,12 +20,32 @@ from fanet.proto._header import (
     EXT_GEO_FORWARDED,
     EXT_SIGNATURE,
     EXT_UNICAST,
+    MANUFACTURER_WEIGHT,
     Frame,
     UnknownPayload,
     encode_header,
     format_address,
     header_length,
     parse_address,
+)
+from fanet.proto._quantities import (
+    CLIMB_MS,
+    HEADING_DEG,
+    LAT_DIVISOR,
+    LON_DIVISOR,
+    QNE_OFFSET_M,
+    SPEED_KMH,
+    TOP_BYTE_24,
+    TURN_RATE_DPS,
+)
+from fanet.proto._tracking import (
+    AIRCRAFT_BY_WORD_HIGH,
+    ALTITUDE_BY_WORD_HIGH,
+    ONLINE_BY_WORD_HIGH,
+    AirTracking,
+    unpack_air_frame_15,
+    unpack_air_frame_16,
+    unpack_air_frame_17,
 )
 
 __all__ = [
@@ -95,8 +116,11 @@ def _decode_general(buf: bytes) -> Frame:
 
 # Indexed by the frame's first byte: the header byte decides whether a frame can take a fast path.
 _FAST_PATH: list[Callable[[bytes], Frame]] = [_decode_general] * 256
-for _head, _whole_frame_decoder in _tracking.whole_frame_decoders(_decode_general).items():
-    _FAST_PATH[_head] = _whole_frame_decoder
+for _module in (_tracking, _text, _service):
+    for _head, _whole_frame_decoder in _module.whole_frame_decoders(_decode_general).items():
+        _FAST_PATH[_head] = _whole_frame_decoder
+_FORWARD = tuple(bool(head & 0x40) for head in range(256))
+_new = tuple.__new__
 
 
 def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
@@ -108,10 +132,56 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     if type(data) is not bytes:
         data = bytes(data)
     try:
-        decoder = _FAST_PATH[data[0]]
+        head = data[0]
     except IndexError:
         raise FrameError("header", 0, "truncated: 4 bytes needed, 0 given") from None
-    return decoder(data)
+    if head != 1 and head != 0x41:  # noqa: PLR1714  (two int compares are cheaper than a set lookup)
+        return _FAST_PATH[head](data)
+    # Air tracking without extended header, most of the traffic: decoded here rather than in a
+    # decoder of its own, which would cost one more call; see ``_tracking.unpack_air_frame_15``.
+    size = len(data)
+    if size == 15:
+        manufacturer, device, la, lah, lo, loh, low, high, speed, climb, heading = unpack_air_frame_15(data)
+        turn_rate = qne_offset = None
+    elif size == 16:
+        manufacturer, device, la, lah, lo, loh, low, high, speed, climb, heading, turn = unpack_air_frame_16(
+            data
+        )
+        turn_rate = TURN_RATE_DPS[turn]
+        qne_offset = None
+    elif size == 17:
+        manufacturer, device, la, lah, lo, loh, low, high, speed, climb, heading, turn, qne = (
+            unpack_air_frame_17(data)
+        )
+        turn_rate = TURN_RATE_DPS[turn]
+        qne_offset = QNE_OFFSET_M[qne]
+    else:
+        return _decode_general(data)
+    payload = (
+        (la + TOP_BYTE_24[lah]) / LAT_DIVISOR,
+        (lo + TOP_BYTE_24[loh]) / LON_DIVISOR,
+        AIRCRAFT_BY_WORD_HIGH[high],
+        ALTITUDE_BY_WORD_HIGH[high][low],
+        SPEED_KMH[speed],
+        CLIMB_MS[climb],
+        HEADING_DEG[heading],
+        ONLINE_BY_WORD_HIGH[high],
+        turn_rate,
+        qne_offset,
+    )
+    return _new(
+        Frame,
+        (
+            MANUFACTURER_WEIGHT[manufacturer] + device,
+            _new(AirTracking, payload),
+            _FORWARD[head],
+            _NO_ACK,
+            None,
+            None,
+            False,
+            b"",
+        ),
+    )
 
 
 def encode_payload(payload: Any) -> bytes:

@@ -14,6 +14,14 @@ EXT_SIGNATURE = 0x10
 EXT_GEO_FORWARDED = 0x08
 
 
+MANUFACTURER_WEIGHT = tuple(m << 16 for m in range(256))
+"""Manufacturer byte → its part of the address: ``MANUFACTURER_WEIGHT[m] + id`` is ``m << 16 | id``.
+
+The decoders' fast paths use it because a table lookup and an int addition are cheaper than a shift and
+an or, which the interpreter does not specialise.
+"""
+
+
 class UnknownPayload(NamedTuple):
     """The payload of a frame type this codec does not know, kept as it was received."""
 

@@ -11,12 +11,16 @@ import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from fanet.proto._enums import FrameType
+from fanet.proto._enums import AckMode, FrameType
 from fanet.proto._errors import FrameError
+from fanet.proto._header import MANUFACTURER_WEIGHT, Frame
 from fanet.proto._quantities import (
     HEADING_DEG,
+    LAT_DIVISOR,
     LAT_SCALE,
+    LON_DIVISOR,
     LON_SCALE,
+    TOP_BYTE_24,
     WIND_KMH,
     clamp,
     encode_heading,
@@ -225,6 +229,123 @@ def encode_service(p: Service) -> bytes:
     if p.battery_pct is not None:
         out.append(clamp(round_half_away(p.battery_pct * 15 / 100), 0, 15))
     return bytes(out)
+
+
+# Whole frames without extended header whose service header announces data, so that the position is
+# mandatory and the layout fixed: one ``struct`` per service header reads header and payload, with a
+# zero-width ``0s`` (read as b"", never used) for each absent field, so that every layout unpacks to
+# the same fourteen values. Which fields are there is a tuple of bools per service header: testing a
+# bool is cheaper than ``head & bit``, which the interpreter does not specialise.
+_ABSENT = "0s"
+_PRESSURE_OFFSET_DHPA = PRESSURE_OFFSET_HPA * 10
+
+_FrameLayout = tuple[int, Callable[[bytes], tuple[Any, ...]], bool, bool, bool, bool, bool, bool, bool, bool]
+
+
+def _frame_layout(head: int) -> _FrameLayout:
+    """The fast path's view of one service header.
+
+    Frame size (0: not for the fast path), unpack, gateway, remote config, then whether each optional
+    field is there: extended header, temperature, wind, humidity, pressure, battery.
+    """
+    fields = "<xBHx"  # frame header byte, manufacturer, id, service header
+    fields += "B" if head & _EXT_HEADER else _ABSENT
+    fields += "HBHB"  # lat and lon: low word, top byte
+    fields += "B" if head & _TEMPERATURE else _ABSENT
+    fields += "BBB" if head & _WIND else _ABSENT * 3
+    fields += "B" if head & _HUMIDITY else _ABSENT
+    fields += "H" if head & _PRESSURE else _ABSENT
+    fields += "B" if head & _BATTERY else _ABSENT
+    present = (_EXT_HEADER, _TEMPERATURE, _WIND, _HUMIDITY, _PRESSURE, _BATTERY)
+    ext, temperature, wind, humidity, pressure, battery = (bool(head & bit) for bit in present)
+    return (
+        4 + _SIZES[head] if head & _DATA else 0,
+        struct.Struct(fields).unpack_from,
+        head >= _GATEWAY,
+        bool(head & _REMOTE_CONFIG),
+        ext,
+        temperature,
+        wind,
+        humidity,
+        pressure,
+        battery,
+    )
+
+
+_FRAME_LAYOUTS = tuple(_frame_layout(head) for head in range(256))
+_NO_ACK = AckMode.NONE
+
+
+def whole_frame_decoders(general: Callable[[bytes], Frame]) -> dict[int, Callable[[bytes], Frame]]:
+    """Fast decoders of service frames by header byte (forward bit clear or set); others go to ``general``."""
+    new = tuple.__new__
+
+    def for_header(forward: bool) -> Callable[[bytes], Frame]:
+        def service(buf: bytes) -> Frame:
+            size = len(buf)
+            if size < 5:
+                return general(buf)
+            (
+                frame_size,
+                unpack,
+                gateway,
+                remote_config,
+                has_ext,
+                has_temperature,
+                has_wind,
+                has_humidity,
+                has_pressure,
+                has_battery,
+            ) = _FRAME_LAYOUTS[buf[4]]
+            if size != frame_size:
+                return general(buf)
+            (
+                manufacturer,
+                device,
+                ext,
+                la,
+                lah,
+                lo,
+                loh,
+                temperature,
+                heading,
+                speed,
+                gust,
+                humidity,
+                pressure,
+                battery,
+            ) = unpack(buf)
+            payload = (
+                gateway,
+                (la + TOP_BYTE_24[lah]) / LAT_DIVISOR,
+                (lo + TOP_BYTE_24[loh]) / LON_DIVISOR,
+                TEMPERATURE_C[temperature] if has_temperature else None,
+                HEADING_DEG[heading] if has_wind else None,
+                WIND_KMH[speed] if has_wind else None,
+                WIND_KMH[gust] if has_wind else None,
+                HUMIDITY_PCT[humidity] if has_humidity else None,
+                (pressure + _PRESSURE_OFFSET_DHPA) / 10 if has_pressure else None,
+                remote_config,
+                BATTERY_PCT[battery] if has_battery else None,
+                ext if has_ext else None,
+            )
+            return new(
+                Frame,
+                (
+                    MANUFACTURER_WEIGHT[manufacturer] + device,
+                    new(Service, payload),
+                    forward,
+                    _NO_ACK,
+                    None,
+                    None,
+                    False,
+                    b"",
+                ),
+            )
+
+        return service
+
+    return {FrameType.SERVICE: for_header(False), FrameType.SERVICE | 0x40: for_header(True)}
 
 
 DECODERS: dict[int, Callable[[bytes, int], tuple[Any, int]]] = {FrameType.SERVICE: decode_service}

@@ -5,11 +5,13 @@ and everything from there on is reported as trailing bytes. Bytes that are not v
 replaced (U+FFFD), never an error: a name with one flipped bit is still worth showing.
 """
 
+import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from fanet.proto._enums import FrameType
+from fanet.proto._enums import AckMode, FrameType
 from fanet.proto._errors import FrameError
+from fanet.proto._header import MANUFACTURER_WEIGHT, Frame
 
 
 class Ack(NamedTuple):
@@ -83,3 +85,48 @@ DECODERS: dict[int, Callable[[bytes, int], tuple[Any, int]]] = {
     FrameType.MESSAGE: decode_message,
 }
 ENCODERS: dict[type, Callable[[Any], bytes]] = {Ack: encode_ack, Name: encode_name, Message: encode_message}
+
+
+_unpack_source = struct.Struct("<xBH").unpack_from  # manufacturer, id (u16 LE)
+_NO_ACK = AckMode.NONE
+
+
+def whole_frame_decoders(general: Callable[[bytes], Frame]) -> dict[int, Callable[[bytes], Frame]]:
+    """Fast decoders of names without extended header, by header byte (forward bit clear or set).
+
+    Text is decoded strictly first: the same string whenever it is valid UTF-8, and cheaper than
+    asking for the ``"replace"`` error handler, which is only needed when it is not.
+    """
+    new = tuple.__new__
+
+    def for_header(forward: bool) -> Callable[[bytes], Frame]:
+        def name(buf: bytes) -> Frame:
+            if len(buf) < 4:
+                return general(buf)
+            manufacturer, device = _unpack_source(buf)
+            nul = buf.find(0, 4)
+            if nul < 0:
+                text, trailing = buf[4:], b""
+            else:
+                text, trailing = buf[4:nul], buf[nul:]
+            try:
+                value = text.decode()
+            except UnicodeDecodeError:
+                value = text.decode("utf-8", "replace")
+            return new(
+                Frame,
+                (
+                    MANUFACTURER_WEIGHT[manufacturer] + device,
+                    new(Name, (value,)),
+                    forward,
+                    _NO_ACK,
+                    None,
+                    None,
+                    False,
+                    trailing,
+                ),
+            )
+
+        return name
+
+    return {FrameType.NAME: for_header(False), FrameType.NAME | 0x40: for_header(True)}

@@ -11,15 +11,18 @@ from typing import Any, NamedTuple
 
 from fanet.proto._enums import AckMode, AircraftType, FrameType, GroundType
 from fanet.proto._errors import FrameError
-from fanet.proto._header import Frame
+from fanet.proto._header import MANUFACTURER_WEIGHT, Frame
 from fanet.proto._quantities import (
     ALTITUDE_M,
     CLIMB_MS,
     HEADING_DEG,
+    LAT_DIVISOR,
     LAT_SCALE,
+    LON_DIVISOR,
     LON_SCALE,
     QNE_OFFSET_M,
     SPEED_KMH,
+    TOP_BYTE_24,
     TURN_RATE_DPS,
     encode_altitude,
     encode_climb,
@@ -40,6 +43,7 @@ _AIRCRAFT_BY_HIGH_NIBBLE = tuple(AircraftType(nibble & 7) for nibble in range(16
 _GROUND_TYPES: tuple[GroundType | int, ...] = tuple(
     GroundType(v) if v in GroundType._value2member_map_ else v for v in range(16)
 )
+_NO_ACK = AckMode.NONE
 
 
 class AirTracking(NamedTuple):
@@ -226,113 +230,99 @@ ENCODERS: dict[type, Callable[[Any], bytes]] = {
 }
 
 # Whole frames (header and payload in one unpack) for the common case: no extended header, exact
-# payload length. Header byte, manufacturer, id (u16 LE), then the payload as above.
-_AIR_FRAME = struct.Struct("<BBH" + _AIR.format[1:])
-_GROUND_FRAME = struct.Struct("<BBH" + _GROUND.format[1:])
-_THERMAL_FRAME = _AIR_FRAME
+# payload length. The header byte is skipped (the caller has read it to dispatch), then manufacturer,
+# id (u16 LE), each coordinate as its low word and top byte (see TOP_BYTE_24) and the type/altitude
+# word as two bytes, since its high byte alone decides aircraft type (or thermal quality), the online
+# bit and the altitude scale. Turn rate and QNE offset, when there, are one more byte each. The
+# ``unpack_from`` methods are bound once: a bound method is cheaper to call than a method to look up.
+unpack_air_frame_15 = struct.Struct("<xBHHBHBBBBBB").unpack_from
+unpack_air_frame_16 = struct.Struct("<xBHHBHBBBBBBB").unpack_from
+unpack_air_frame_17 = struct.Struct("<xBHHBHBBBBBBBB").unpack_from
+_unpack_ground_frame = struct.Struct("<xBHHBHBB").unpack_from
+_unpack_thermal_frame = unpack_air_frame_15
+
+AIRCRAFT_BY_WORD_HIGH = tuple(AircraftType(b >> 4 & 7) for b in range(256))
+ONLINE_BY_WORD_HIGH = tuple(b >= 0x80 for b in range(256))
+_ALTITUDES_BY_NIBBLE = tuple(
+    tuple(ALTITUDE_M[nibble << 8 | low] for low in range(256)) for nibble in range(16)
+)
+ALTITUDE_BY_WORD_HIGH = tuple(_ALTITUDES_BY_NIBBLE[b & 0x0F] for b in range(256))
+"""Word high byte → a table of the altitudes by word low byte: ``ALTITUDE_BY_WORD_HIGH[high][low]``."""
+_QUALITY_BY_WORD_HIGH = tuple(b >> 4 & 7 for b in range(256))
+_GROUND_TYPE_BY_STATE = tuple(_GROUND_TYPES[b >> 4] for b in range(256))
+_ONLINE_BY_STATE = tuple(bool(b & 1) for b in range(256))
 
 
 def whole_frame_decoders(general: Callable[[bytes], Frame]) -> dict[int, Callable[[bytes], Frame]]:
-    """Fast decoders by header byte (forward bit clear or set); other lengths go to ``general``.
+    """Fast decoders of ground tracking and thermals by header byte; other lengths go to ``general``.
 
-    They repeat the record building of the payload decoders above inline: a helper call and star
-    arguments cost a third of the decode time (see the README's design notes).
+    Air tracking, most of the traffic, is decoded inline in ``decode_frame`` from the same tables. The
+    decoders repeat the record building of the payload decoders above inline (a helper call and star
+    arguments cost a third of the decode time), and there is one per header byte, so that the forward
+    bit is a constant instead of a lookup. Tables are module globals: a closure copies each of its free
+    variables on every call.
     """
     new = tuple.__new__
-    no_ack = AckMode.NONE
-    lat_scale, lon_scale, altitude, speed_kmh, climb_ms, heading_deg = (
-        LAT_SCALE,
-        LON_SCALE,
-        ALTITUDE_M,
-        SPEED_KMH,
-        CLIMB_MS,
-        HEADING_DEG,
-    )
 
-    def air_tracking(buf: bytes) -> Frame:
-        size = len(buf)
-        if size == 15:
-            turn_rate = qne_offset = None
-        elif size == 16:
-            turn_rate, qne_offset = TURN_RATE_DPS[buf[15]], None
-        elif size == 17:
-            turn_rate, qne_offset = TURN_RATE_DPS[buf[15]], QNE_OFFSET_M[buf[16]]
-        else:
-            return general(buf)
-        head, manufacturer, device, la, lah, lo, loh, word, speed, climb, heading = _AIR_FRAME.unpack_from(
-            buf
-        )
-        payload = (
-            (la | lah << 16) / lat_scale,
-            (lo | loh << 16) / lon_scale,
-            _AIRCRAFT_BY_HIGH_NIBBLE[word >> 12],
-            altitude[word & 0xFFF],
-            speed_kmh[speed],
-            climb_ms[climb],
-            heading_deg[heading],
-            word >= 0x8000,
-            turn_rate,
-            qne_offset,
-        )
-        return new(
-            Frame,
-            (
-                manufacturer << 16 | device,
-                new(AirTracking, payload),
-                head > 0x3F,
-                no_ack,
-                None,
-                None,
-                False,
-                b"",
-            ),
-        )
+    def for_header(forward: bool) -> tuple[Callable[[bytes], Frame], Callable[[bytes], Frame]]:
+        def ground_tracking(buf: bytes) -> Frame:
+            if len(buf) != 11:
+                return general(buf)
+            manufacturer, device, la, lah, lo, loh, state = _unpack_ground_frame(buf)
+            payload = (
+                (la + TOP_BYTE_24[lah]) / LAT_DIVISOR,
+                (lo + TOP_BYTE_24[loh]) / LON_DIVISOR,
+                _GROUND_TYPE_BY_STATE[state],
+                _ONLINE_BY_STATE[state],
+            )
+            return new(
+                Frame,
+                (
+                    MANUFACTURER_WEIGHT[manufacturer] + device,
+                    new(GroundTracking, payload),
+                    forward,
+                    _NO_ACK,
+                    None,
+                    None,
+                    False,
+                    b"",
+                ),
+            )
 
-    def ground_tracking(buf: bytes) -> Frame:
-        if len(buf) != 11:
-            return general(buf)
-        head, manufacturer, device, la, lah, lo, loh, state = _GROUND_FRAME.unpack_from(buf)
-        payload = (
-            (la | lah << 16) / lat_scale,
-            (lo | loh << 16) / lon_scale,
-            _GROUND_TYPES[state >> 4],
-            bool(state & 1),
-        )
-        return new(
-            Frame,
-            (
-                manufacturer << 16 | device,
-                new(GroundTracking, payload),
-                head > 0x3F,
-                no_ack,
-                None,
-                None,
-                False,
-                b"",
-            ),
-        )
+        def thermal(buf: bytes) -> Frame:
+            if len(buf) != 15:
+                return general(buf)
+            manufacturer, device, la, lah, lo, loh, low, high, climb, wind_speed, wind_heading = (
+                _unpack_thermal_frame(buf)
+            )
+            payload = (
+                (la + TOP_BYTE_24[lah]) / LAT_DIVISOR,
+                (lo + TOP_BYTE_24[loh]) / LON_DIVISOR,
+                _QUALITY_BY_WORD_HIGH[high],
+                ALTITUDE_BY_WORD_HIGH[high][low],
+                CLIMB_MS[climb],
+                SPEED_KMH[wind_speed],
+                HEADING_DEG[wind_heading],
+            )
+            return new(
+                Frame,
+                (
+                    MANUFACTURER_WEIGHT[manufacturer] + device,
+                    new(Thermal, payload),
+                    forward,
+                    _NO_ACK,
+                    None,
+                    None,
+                    False,
+                    b"",
+                ),
+            )
 
-    def thermal(buf: bytes) -> Frame:
-        if len(buf) != 15:
-            return general(buf)
-        head, manufacturer, device, la, lah, lo, loh, word, climb, wind_speed, wind_heading = (
-            _THERMAL_FRAME.unpack_from(buf)
-        )
-        payload = (
-            (la | lah << 16) / lat_scale,
-            (lo | loh << 16) / lon_scale,
-            (word >> 12) & 7,
-            altitude[word & 0xFFF],
-            climb_ms[climb],
-            speed_kmh[wind_speed],
-            heading_deg[wind_heading],
-        )
-        return new(
-            Frame,
-            (manufacturer << 16 | device, new(Thermal, payload), head > 0x3F, no_ack, None, None, False, b""),
-        )
+        return ground_tracking, thermal
 
     decoders: dict[int, Callable[[bytes], Frame]] = {}
-    for frame_type, decoder in ((1, air_tracking), (7, ground_tracking), (9, thermal)):
-        decoders[frame_type] = decoders[frame_type | 0x40] = decoder
+    for forward_bit in (0, 0x40):
+        decoders[FrameType.GROUND_TRACKING | forward_bit], decoders[FrameType.THERMAL | forward_bit] = (
+            for_header(bool(forward_bit))
+        )
     return decoders
