@@ -3,8 +3,8 @@
 The outbox is the client's only queue of updates, and it is bounded by the objects in its region, not by
 time: a client that cannot keep up is owed the newest version of each object, never a backlog. Two updates
 of one object fold into one (:func:`compose`); the order is the sequence order (an entry moves to the end
-when a newer change replaces it). Batches fall due on a grid of the interval shared by every client, so
-clients of one area flush together; an urgent update (distress) makes the outbox due at once.
+when a newer change replaces it). Batches fall due on a grid of the interval, shifted by the client's
+phase (see ``LiveSettings.stagger_batches``); an urgent update (distress) makes the outbox due at once.
 """
 
 import math
@@ -35,10 +35,12 @@ def compose(earlier: Action | None, later: Action) -> Action | None:
 class Outbox:
     """Owed updates by object, in sequence order, with the time the next batch is due."""
 
-    __slots__ = ("_owed", "due_at", "interval_s", "paused")
+    __slots__ = ("_owed", "due_at", "interval_s", "paused", "phase_s")
 
-    def __init__(self, interval_s: float) -> None:
+    def __init__(self, interval_s: float, phase_s: float = 0.0) -> None:
         self.interval_s = interval_s
+        self.phase_s = phase_s
+        """Where in the interval this client's batches fall (0 ≤ phase < interval)."""
         self.due_at: float | None = None
         """When the next batch may go (``None``: nothing owed)."""
         self.paused = False
@@ -99,4 +101,5 @@ class Outbox:
     def _next_slot(self, now: float) -> float:
         if self.interval_s == 0:
             return now
-        return math.ceil(now / self.interval_s) * self.interval_s
+        interval, phase = self.interval_s, self.phase_s
+        return math.ceil((now - phase) / interval) * interval + phase

@@ -15,8 +15,12 @@ class LiveSettings:
     port: int = 8081
     """0 picks a free port (tests); :func:`~fanet.server.live.listener.serve_websockets` reports it."""
     batch_interval_s: float = 1.0
-    """How often a client gets a batch; 0 sends every change as soon as the client can take it.
-    Batches fall on a common grid (multiples of the interval), so clients of one area share them."""
+    """How often a client gets a batch; 0 sends every change as soon as the client can take it."""
+    stagger_batches: bool = True
+    """Spread the clients' batch times over the interval (each client its own phase, by a golden-ratio
+    sequence of client numbers) rather than one grid for all. Measured with 10,000 clients: a common tick
+    made a burst of ≈ 0.6 s of sends every second, during which the MQTT reader got no turn, the broker's
+    window of unacknowledged messages filled and ingest fell behind for good."""
     ping_interval_s: float = 30.0
     pong_timeout_s: float = 60.0
     """Close a connection that sent nothing (no Pong, no message) for this long."""

@@ -95,7 +95,7 @@ class Subscriber:
         """Whether a sync has completed: from then on the hub knows exactly what the client has."""
         self.has: set[ObjectId] = set()
         """Objects the client has once its outbox is delivered (so a move out of the region is a REMOVE)."""
-        self.outbox = Outbox(settings.batch_interval_s)
+        self.outbox = Outbox(settings.batch_interval_s, batch_phase(ident, settings))
         self.closing: Close | None = None
         self.wakeup = wakeup
         """Called when something is to be sent sooner than :meth:`wake_at` said."""
@@ -213,6 +213,17 @@ class Subscriber:
             return
         self._control.append(messages.encode(message, as_json=self.as_json))
         self.wakeup()
+
+
+_GOLDEN = (5**0.5 - 1) / 2
+
+
+def batch_phase(ident: int, settings: LiveSettings) -> float:
+    """Where in the batch interval client ``ident`` gets its batches: consecutive clients land far apart
+    and any run of them covers the interval evenly (the golden-ratio sequence); 0 when not staggered."""
+    if not settings.stagger_batches:
+        return 0.0
+    return (ident * _GOLDEN) % 1.0 * settings.batch_interval_s
 
 
 def _since(times: tuple[float, ...], cutoff: float) -> tuple[float, ...]:

@@ -3,6 +3,7 @@ resubscription and resume — checked against a model of what the client should 
 
 from collections.abc import Iterable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,7 @@ from fanet.server.live.hub import Hub
 from fanet.server.live.outbox import compose
 from fanet.server.live.region import Region, cell_of
 from fanet.server.live.settings import LiveSettings
-from fanet.server.live.subscriber import Close, Subscriber
+from fanet.server.live.subscriber import Close, Subscriber, batch_phase
 from fanet.server.model import Action, Change, GroundObject, Kind, LiveObject, Pilot
 
 T0 = 1_750_000_000.0
@@ -118,7 +119,8 @@ class Client:
 def live_hub(
     world: World, region: Region = REGION, interval_s: float = 1.0, **options: float
 ) -> tuple[Hub, Subscriber]:
-    hub = Hub(LiveSettings(batch_interval_s=interval_s, freeze_gc=False, **options))  # type: ignore[arg-type]
+    settings = {"stagger_batches": False, **options}  # the tests below count on slots at whole seconds
+    hub = Hub(LiveSettings(batch_interval_s=interval_s, freeze_gc=False, **settings))  # type: ignore[arg-type]
     hub.start(world.sequence)
     subscriber = hub.connect(region, as_json=False, now=T0)
     sync = hub.begin_sync(subscriber, region, 0, respond=False)
@@ -206,6 +208,30 @@ def test_updates_of_one_object_within_an_interval_collapse_into_the_newest() -> 
     [update] = client.drain(subscriber, 1001.0)
     assert update.action == pb.ACTION_ADD and update.sequence == world.sequence
     assert client.view == {7: INSIDE[-1]}
+
+
+def test_staggered_clients_get_their_batches_at_their_own_phase_within_one_interval() -> None:
+    world = World()
+    hub, subscriber = live_hub(world, interval_s=1.0, stagger_batches=True)
+    phase = batch_phase(subscriber.ident, hub.settings)
+    assert phase == subscriber.outbox.phase_s and 0 < phase < 1.0
+    client = Client()
+    client.drain(subscriber, 1000.0)  # the snapshot, nothing else owed
+    hub.publish([world.move(7, *INSIDE[0])], 1000.0 + phase + 0.01)
+    assert subscriber.wake_at() == pytest.approx(1001.0 + phase)  # the next slot of its own grid
+    assert client.drain(subscriber, 1001.0 + phase - 0.01) == []
+    [update] = client.drain(subscriber, 1001.0 + phase)
+    assert update.action == pb.ACTION_ADD
+
+
+def test_the_phases_of_any_run_of_clients_cover_the_interval_evenly() -> None:
+    settings = LiveSettings(batch_interval_s=2.0)
+    for first in (1, 500, 9_000):
+        phases = [batch_phase(ident, settings) for ident in range(first, first + 100)]
+        assert all(0 <= phase < 2.0 for phase in phases)
+        per_tenth = [sum(1 for p in phases if k * 0.2 <= p < (k + 1) * 0.2) for k in range(10)]
+        assert min(per_tenth) >= 8 and max(per_tenth) <= 12, per_tenth
+    assert batch_phase(7, LiveSettings(batch_interval_s=2.0, stagger_batches=False)) == 0.0
 
 
 def test_added_and_removed_within_an_interval_is_never_sent() -> None:
