@@ -164,6 +164,20 @@ def metric_sum(port: int, name: str) -> float:
     return sum(values) if values else math.nan
 
 
+def collector_figures(port: int) -> dict[str, list[float]]:
+    """``fanet_gc_seconds_total`` and ``fanet_gc_collections_total`` by generation (0, 1, 2)."""
+    _, text = http_get(port, "/metrics")
+    figures: dict[str, list[float]] = {"seconds": [0.0] * 3, "collections": [0.0] * 3}
+    for line in text.splitlines():
+        for key, name in (
+            ("seconds", "fanet_gc_seconds_total"),
+            ("collections", "fanet_gc_collections_total"),
+        ):
+            if line.startswith(name + '{generation="'):
+                figures[key][int(line[len(name) + 13])] = float(line.rpartition(" ")[2])
+    return figures
+
+
 @contextmanager
 def bare_server(rate: float, size: int) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     process = subprocess.Popen([sys.executable, BARE, "--rate", str(rate), "--size", str(size)],
@@ -303,6 +317,8 @@ class Phase:
     server_frames_stored: float = math.nan
     server_ws_clients: float = math.nan
     """``fanet_ws_clients`` while the clients were connected (the server's own count)."""
+    gc_after_connect: dict[str, list[float]] = field(default_factory=dict)
+    """fanet: the collector's seconds and collections by generation since start, once the clients are in."""
     gc_s: dict[str, float] = field(default_factory=dict)
     """fanet: seconds in the cyclic collector (``fanet_gc_seconds_total``) while idle, connecting and in the
     window."""
@@ -364,6 +380,7 @@ def measure_clients(
             f"caught up in {phase.catch_up_s:.0f} s")  # fmt: skip
         stored0 = ingest.stored()
         gc1 = metric_sum(ingest.http_port, "fanet_gc_seconds_total")
+        phase.gc_after_connect = collector_figures(ingest.http_port)
         phase.gc_s["connect"] = gc1 - gc0
     clients.send("start")
     cpu0, t0 = cpu_seconds(pid), now()
