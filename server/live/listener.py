@@ -44,6 +44,8 @@ from fanet.server.store import Store, StoreUnavailable
 
 PATH = "/ws/v1/updates"
 CLOSE_INTERNAL_ERROR = 1011
+ALARM_RESOLUTION_S = 0.01
+"""Senders wake at most this much after their deadline (batches, pings)."""
 
 log = structlog.get_logger("fanet.live")
 
@@ -178,7 +180,9 @@ class UpdatesListener:
         self._open = 0
         self._all_gone = trio.Event()
         self._connections: set[_Connection] = set()
-        self._alarms: Alarms[weakref.ref[_Connection]] = Alarms()
+        # 10 ms ticks: each tick is one wake-up of the alarm task, a Trio deadline (a cancellation, ≈ 50 µs);
+        # with batches staggered over the interval, 1 ms ticks cost 5 % of a core for nothing (measured).
+        self._alarms: Alarms[weakref.ref[_Connection]] = Alarms(resolution_s=ALARM_RESOLUTION_S)
         self._rearm = trio.Event()
         """Set when an alarm earlier than the one the alarm task sleeps until was set."""
 
