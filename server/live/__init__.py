@@ -5,7 +5,8 @@
 - :mod:`.index` — the hub's compact cell and holder indexes.
 - :mod:`.subscriber` — one client's protocol state (pure); :mod:`.outbox` — what it is owed, in batches;
   :mod:`.region` — circles and their geohash covers; :mod:`.settings` — :class:`~.settings.LiveSettings`.
-- :mod:`.listener` — :func:`~.listener.serve_websockets`, the trio-websocket adapter.
+- :mod:`.listener` — :func:`~.listener.serve_websockets`, the trio-websocket adapter; :mod:`.alarms` — the
+  senders' wake-up times (pure).
 - :mod:`.client` — a client (:func:`~.client.open_updates`); :mod:`.watch` — ``fanet watch``.
 
 Nothing is re-exported here: ``fanet watch`` lives in this package and ``fanet`` must start without the
