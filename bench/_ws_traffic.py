@@ -245,8 +245,8 @@ def publisher_process(
     address = parse_broker_url(url)
     client = paho_mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-ws-pub-{uuid.uuid4().hex[:8]}",
                               protocol=paho_mqtt.MQTTv5)  # fmt: skip
-    # A wide window: with 10,000 clients on the same cores the round trip to the broker grows, and 100
-    # in flight throttled publishing to ≈ 1,400 frames/s (the server then looked behind, waiting for input).
+    # A wide window: with 10,000 clients on the same cores the round trip to the broker grows, and at
+    # 2,000 frames/s 100 messages in flight allow only 50 ms of it.
     client.max_inflight_messages_set(2000)
     client.max_queued_messages_set(0)
     connected = threading.Event()
