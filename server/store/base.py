@@ -109,11 +109,13 @@ class Bounds:
         From the centre, any point of the box is at most half the box's height away along the
         centre's meridian, then at most half its width along the point's parallel, which is longest
         at the latitude nearest the equator; the triangle inequality bounds the distance by the sum.
+        A metre more: near the antipode the haversine distance rounds up to half the circumference
+        (a box as wide as the globe measured 6.6 mm past its exact radius).
         """
         half_width = self.width_deg / 2
         half_height = (self.north - self.south) / 2
         nearest_equator = 0.0 if self.south <= 0 <= self.north else min(abs(self.south), abs(self.north))
-        radius = KM_PER_DEGREE * (half_height + half_width * math.cos(math.radians(nearest_equator)))
+        radius = KM_PER_DEGREE * (half_height + half_width * math.cos(math.radians(nearest_equator))) + 0.001
         return Circle(self.south + half_height, wrap_lon(self.west + half_width), radius)
 
 

@@ -2,7 +2,7 @@
 
 import math
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fanet.proto import AircraftType
@@ -44,6 +44,7 @@ def test_a_circles_covering_bounds_hold_every_point_of_it(
     st.floats(-90, 90), st.floats(-90, 90), st.floats(-180, 180), st.floats(-180, 180),
     st.floats(0, 1), st.floats(0, 1),
 )  # fmt: skip
+@example(0.0, 0.0, 0.0, -1.192092896e-07, 0.0, 0.0)  # as wide as the globe: the antipode of its centre
 def test_a_boxes_covering_circle_holds_every_point_of_it(
     lat1: float, lat2: float, west: float, east: float, up: float, along: float
 ) -> None:
