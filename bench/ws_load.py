@@ -157,13 +157,6 @@ def metric(port: int, name: str) -> float:
     return math.nan
 
 
-def metric_sum(port: int, name: str) -> float:
-    """The sum of a metric's samples over its labels."""
-    _, text = http_get(port, "/metrics")
-    values = [float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(name + "{")]
-    return sum(values) if values else math.nan
-
-
 def collector_figures(port: int) -> dict[str, list[float]]:
     """``fanet_gc_seconds_total`` and ``fanet_gc_collections_total`` by generation (0, 1, 2)."""
     _, text = http_get(port, "/metrics")
@@ -176,6 +169,10 @@ def collector_figures(port: int) -> dict[str, list[float]]:
             if line.startswith(name + '{generation="'):
                 figures[key][int(line[len(name) + 13])] = float(line.rpartition(" ")[2])
     return figures
+
+
+def collector_seconds(port: int) -> float:
+    return sum(collector_figures(port)["seconds"])
 
 
 @contextmanager
@@ -359,7 +356,7 @@ def measure_clients(
     """Connected clients: wait for them (and for the server to work off the backlog of frames that
     built up while they connected), sample RSS, count for ``args.duration`` s; returns the tallies."""
     started = now()
-    gc0 = metric_sum(ingest.http_port, "fanet_gc_seconds_total") if ingest else math.nan
+    gc0 = collector_seconds(ingest.http_port) if ingest else math.nan
     phase.clients_connected, phase.clients_failed, phase.first_error = clients.connected(args.connect_timeout)
     phase.connect_s = now() - started
     time.sleep(args.settle)
@@ -379,8 +376,8 @@ def measure_clients(
         log(f"  ingest was {phase.behind_after_connect_s:.1f} s behind after the connections; "
             f"caught up in {phase.catch_up_s:.0f} s")  # fmt: skip
         stored0 = ingest.stored()
-        gc1 = metric_sum(ingest.http_port, "fanet_gc_seconds_total")
         phase.gc_after_connect = collector_figures(ingest.http_port)
+        gc1 = sum(phase.gc_after_connect["seconds"])
         phase.gc_s["connect"] = gc1 - gc0
     clients.send("start")
     cpu0, t0 = cpu_seconds(pid), now()
@@ -389,7 +386,7 @@ def measure_clients(
     if ingest is not None:
         stored1 = ingest.stored()
         phase.behind_at_end_s = ingest.behind_s()
-        phase.gc_s["window"] = metric_sum(ingest.http_port, "fanet_gc_seconds_total") - gc1
+        phase.gc_s["window"] = collector_seconds(ingest.http_port) - gc1
         log(f"  cyclic collector: {phase.gc_s['connect']:.1f} s while connecting, "
             f"{phase.gc_s['window'] / (now() - t0):.1%} of the window")  # fmt: skip
     tallies = clients.tallies()
@@ -456,9 +453,9 @@ def fanet_phase(args: argparse.Namespace, layout: Layout, regions: list[tuple[fl
             )
             ingest = Ingest(http_port, publisher.started, args.rate)
             stored = ingest.stored()
-            gc_idle = metric_sum(http_port, "fanet_gc_seconds_total")
+            gc_idle = collector_seconds(http_port)
             phase.idle_cpu_per_s = idle_cpu(server.pid, args.idle_s)
-            phase.gc_s["idle"] = metric_sum(http_port, "fanet_gc_seconds_total") - gc_idle
+            phase.gc_s["idle"] = collector_seconds(http_port) - gc_idle
             phase.idle_cpu_per_frame_us = (
                 phase.idle_cpu_per_s * args.idle_s / max(ingest.stored() - stored, 1) * 1e6
             )
