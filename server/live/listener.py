@@ -130,14 +130,12 @@ class _Connection:
         "parked",
         "ref",
         "sending_since",
-        "subscriber",
         "sync_scope",
         "ws",
     )
 
-    def __init__(self, ws: WebSocketConnection, subscriber: Subscriber) -> None:
+    def __init__(self, ws: WebSocketConnection) -> None:
         self.ws = ws
-        self.subscriber = subscriber
         self.parked: trio.lowlevel.Task | None = None
         """The sender while it waits in :meth:`park`."""
         self.sync_scope: trio.CancelScope | None = None
@@ -266,8 +264,7 @@ class UpdatesListener:
             for connection in self._connections:
                 since = connection.sending_since
                 if since is not None and now - since >= limit:
-                    connection.subscriber.close(CLOSE_GOING_AWAY, "too far behind; resume")
-                    connection.lag_scope.cancel()
+                    connection.lag_scope.cancel()  # the sender closes the connection
 
     # --- the change stream -----------------------------------------------------------------------------
 
@@ -307,9 +304,10 @@ class UpdatesListener:
             )
             return
         ws = await request.accept()
-        subscriber = self.hub.connect(wanted.region, as_json=wanted.as_json, now=self.clock.now())
-        connection = _Connection(ws, subscriber)
-        subscriber.wakeup = connection.wake
+        connection = _Connection(ws)
+        subscriber = self.hub.connect(
+            wanted.region, as_json=wanted.as_json, now=self.clock.now(), wakeup=connection.wake
+        )
         self._connections.add(connection)
         self._open += 1
         try:
@@ -364,6 +362,8 @@ class UpdatesListener:
         except ConnectionClosed:
             scope.cancel()
             return
+        if connection.lag_scope.cancelled_caught:
+            subscriber.close(CLOSE_GOING_AWAY, "too far behind; resume")
         closing = subscriber.closing
         assert closing is not None
         log.debug("closing websocket", client=subscriber.ident, code=closing.code, reason=closing.reason)
