@@ -5,14 +5,13 @@ listens, then every 1/R seconds replaces the current message with a new one of S
 8 bytes the CLOCK_MONOTONIC time, so that clients measure the delay) and wakes every connection's handler,
 which sends it. One idle handler per connection, nothing else: what a connection costs in trio-websocket
 and what one send to one client costs. The process tunes the collector as ``fanet server`` does
-(threshold 20,000 and start-up objects frozen), so the comparison is of the code, not of GC settings.
+(``fanet.server.gc_timing.tune``: the same threshold, start-up objects frozen), so the comparison is of the code, not of GC settings.
 Runs until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import resource
 import struct
 import sys
@@ -20,6 +19,8 @@ import time
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
+
+from fanet.server import gc_timing
 
 
 class Broadcast:
@@ -59,7 +60,7 @@ async def main(rate: float, size: int, host: str) -> None:
     async with trio.open_nursery() as nursery:
         server = await nursery.start(serve_websocket, handler, host, 0, None)
         print(f"port {server.port}", flush=True)
-        gc.freeze()
+        gc_timing.tune()
         nursery.start_soon(tick)
 
 
@@ -71,7 +72,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    gc.set_threshold(20_000, 20, 20)
     try:
         trio.run(main, args.rate, args.size, args.host)
     except KeyboardInterrupt:

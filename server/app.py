@@ -10,7 +10,6 @@ whatever is left is cancelled (unacknowledged messages are redelivered to the ne
 signal exits at once. A task that crashes is logged by name and takes the server down.
 """
 
-import gc
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -44,7 +43,6 @@ ARRIVALS_QUEUE = 8
 """Batches of arrivals between the sources and the pipeline (each up to a receive_batch)."""
 WRITES_QUEUE = 2
 """Write batches between the pipeline and the writer: one being written, one ready."""
-GC_THRESHOLD = 100_000
 
 
 async def run_server(
@@ -150,14 +148,7 @@ async def warm_start(state: AppState) -> None:
 
 async def serve(config: ServerConfig) -> None:
     """What ``fanet server`` runs: the server plus signal handling (and the process's collector tuning)."""
-    # Measured (fanet_gc_seconds in bench/ingest.py and bench/ws_load.py): with the default generation-0
-    # threshold (700) the cyclic collector ran every few batches and kept walking the pipeline's long-lived
-    # state. A generation-0 collection costs ≈ 0.6 µs per young object on these machines (memory-bound), and
-    # at 20,000 every 1 s batch tick of 3,000 WebSocket clients set one off: 12 % of the server's CPU. At
-    # 100,000 the objects of a tick are gone before a collection comes, and in steady traffic (objects
-    # replaced as fast as they are made) none comes at all; start-up objects are frozen out of its way.
-    gc.set_threshold(GC_THRESHOLD, 20, 20)
-    gc.freeze()
+    gc_timing.tune()  # start-up objects are frozen out of the collector's way
     gc_timing.install()
     shutdown = Shutdown()
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
