@@ -25,6 +25,7 @@ snapshot instead, announced by an Error ``resume_unavailable`` so that it drops 
 connection in the middle of one should resume from the sequence it had before.
 """
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,11 +33,15 @@ from dataclasses import dataclass, field
 from fanet.server.api import messages
 from fanet.server.api.updates import PendingUpdate, UpdateCodec
 from fanet.server.live.index import Index
-from fanet.server.live.outbox import ObjectId, compose
-from fanet.server.live.region import MAX_PRECISION, Point, Region, cell_of
+from fanet.server.live.outbox import ObjectId, OutboxFull
+from fanet.server.live.region import Point, Region, cell_of
 from fanet.server.live.settings import LiveSettings
 from fanet.server.live.subscriber import CLOSE_GOING_AWAY, Subscriber
 from fanet.server.model import Action, Change, LiveObject, key_of, kind_of
+
+
+def _nothing(at: float) -> None:
+    pass
 
 
 @dataclass(eq=False, slots=True)
@@ -72,7 +77,11 @@ class Hub:
         """The sequence of the last change published (set by :meth:`start`)."""
         self.subscribers: set[Subscriber] = set()
         self._cells: Index[str] = Index()
+        self._precisions: dict[int, int] = {}
+        """Regions indexed, by the precision of their cells: a change looks its cells up at those only."""
         self._holders: Index[ObjectId] = Index()
+        self._last_cells: dict[ObjectId, str] = {}
+        """The cell of each object's last change (see :meth:`publish`)."""
         self._syncs: dict[Subscriber, Sync] = {}
         self._ready: list[Sync] = []
         self._recent: deque[Change] = deque()
@@ -85,12 +94,13 @@ class Hub:
             subscriber.close(CLOSE_GOING_AWAY, "the server lost its place in the change stream; resume")
             self._forget_sync(subscriber)
         self._recent.clear()
+        self._last_cells.clear()
         self.position = position
 
     # --- clients --------------------------------------------------------------------------------------
 
     def connect(
-        self, region: Region, *, as_json: bool, now: float, wakeup: Callable[[], None] = lambda: None
+        self, region: Region, *, as_json: bool, now: float, wakeup: Callable[[float], None] = _nothing
     ) -> Subscriber:
         """A new client: its Welcome is queued; it gets changes once a sync has caught it up."""
         subscriber = Subscriber(
@@ -192,11 +202,24 @@ class Hub:
             variants = _Variants(change)
             obj = change.obj
             cell = cell_of(obj.lat, obj.lon)
-            for precision in range(1, MAX_PRECISION + 1):
-                near = self._cells.get(cell[:precision])
+            cells = self._cells
+            for precision in self._precisions:
+                near = cells.get(cell[:precision])
                 if near:
                     self._visit_all(near, change, variants, now)
-            holders = self._holders.get(variants.oid)
+            # Clients that have the object and whose cells do not hold its new position must hear it left.
+            # After every change each live holder's circle holds the object, so while the object stays in
+            # one cell its holders were all among the candidates above: only a move to another cell (or a
+            # removal, or an object whose last cell is unknown) needs them looked at.
+            oid = variants.oid
+            if change.action is Action.REMOVE:
+                self._last_cells.pop(oid, None)
+                moved = True
+            else:
+                moved = self._last_cells.get(oid) != cell
+                if moved:
+                    self._last_cells[oid] = cell
+            holders = self._holders.get(oid) if moved else None
             if holders:  # a copy (unless a tuple already): a REMOVE takes the client out of the index
                 self._visit_all(tuple(holders), change, variants, now)
             self.position = sequence
@@ -215,8 +238,7 @@ class Hub:
             subscriber.stamp = sequence
             if subscriber.state != "live":
                 continue
-            inside = point is not None and subscriber.region.holds(point)
-            if inside:
+            if point is not None and subscriber.region.holds(point):
                 action = Action.UPDATE if oid in subscriber.has else Action.ADD
                 self._deliver(subscriber, oid, action, variants.get, now)
             elif oid in subscriber.has:
@@ -230,17 +252,17 @@ class Hub:
         make: Callable[[Action], PendingUpdate],
         now: float,
     ) -> None:
-        owed = compose(subscriber.outbox.action_owed(oid), action)
-        if action is Action.REMOVE:
-            self._release(subscriber, oid)
-        else:
+        """Owe ``subscriber`` an action; an ADD or REMOVE also changes what it has (an UPDATE is for an
+        object it has)."""
+        if action is Action.ADD:
             self._hold(subscriber, oid)
-        if owed is None:
-            subscriber.outbox.drop(oid)
-            return
-        if subscriber.outbox.put(oid, make(owed), now):
-            subscriber.wakeup()
-        if len(subscriber.outbox) > self.settings.max_outbox:
+        elif action is Action.REMOVE:
+            self._release(subscriber, oid)
+        try:
+            due = subscriber.outbox.owe(oid, action, make, now)
+            if due is not None:
+                subscriber.wakeup(due)
+        except OutboxFull:
             subscriber.close(CLOSE_GOING_AWAY, "too far behind; resume")
 
     # --- resolving a sync -----------------------------------------------------------------------------
@@ -283,7 +305,7 @@ class Hub:
         for change in self._recent:  # what the hub published after S reaches the client live
             if change.sequence > upto:
                 self._visit_all((subscriber,), change, _Variants(change), now)
-        subscriber.wakeup()
+        subscriber.wakeup(-math.inf)
 
     @staticmethod
     def _maker(oid: ObjectId, sync: Sync, obj: LiveObject | None) -> Callable[[Action], PendingUpdate]:
@@ -318,12 +340,22 @@ class Hub:
     # --- indexes --------------------------------------------------------------------------------------
 
     def _index(self, subscriber: Subscriber) -> None:
-        for cell in subscriber.region.cells:
+        region = subscriber.region
+        for cell in region.cells:
             self._cells.add(cell, subscriber)
+        counts = self._precisions
+        counts[region.precision] = counts.get(region.precision, 0) + 1
+        if counts[region.precision] == 1:
+            self._precisions = dict(sorted(counts.items()))
 
     def _unindex(self, subscriber: Subscriber) -> None:
-        for cell in subscriber.region.cells:
+        region = subscriber.region
+        for cell in region.cells:
             self._cells.discard(cell, subscriber)
+        counts = self._precisions
+        counts[region.precision] -= 1
+        if not counts[region.precision]:
+            del counts[region.precision]
 
     def _hold(self, subscriber: Subscriber, oid: ObjectId) -> None:
         if oid not in subscriber.has:

@@ -4,14 +4,20 @@ Tasks (all inside :func:`serve_websockets`):
 - the fan-out task follows the store's change stream (``wait_for_changes``, so every replica sharing a
   Redis serves every change, in sequence order) and hands it to the :class:`~.hub.Hub`;
 - per connection, a receive loop (client messages into the :class:`~.subscriber.Subscriber`), one sender
-  task (frames out: it parks until the subscriber's next deadline or its wake-up), and a
-  sync task while the client is being caught up (snapshot or replay from the store, at most
+  task and a sync task while the client is being caught up (snapshot or replay from the store, at most
   ``sync_concurrency`` at once);
-- the timekeeping tasks (:meth:`UpdatesListener.keep_time`): one alarm task wakes the senders whose
-  deadline has come (:class:`~.alarms.Alarms`: ticks shared by the senders instead of a Trio deadline each, whose expiry
-  is a costly cancellation), and a watchdog closes with 1001 a client whose send has not completed for
-  ``max_lag_s`` (checked every quarter of it) — one slow client never holds up another, and what it is
-  owed is bounded by its outbox.
+- the timekeeping tasks (:meth:`UpdatesListener.keep_time`): the writer task, and a watchdog that closes
+  with 1001 a client whose send has not completed for ``max_lag_s`` (checked every quarter of it) — one
+  slow client never holds up another, and what it is owed is bounded by its outbox.
+
+Frames out. A subscriber says when it next has something to send (a batch falls due, a ping) and wakes
+its connection when something comes sooner (an answer, a distress call, a change with interval 0). Both
+reach the one writer task: the times through :class:`~.alarms.Alarms` (ticks shared by the connections
+instead of a Trio deadline each, whose expiry is a costly cancellation), the wake-ups through a list. It
+writes each connection's due frames straight to the socket (:class:`~.stream.DirectStream`), so that a
+batch costs no task switch at all. Only what has to wait — a socket that takes less than a whole frame, a
+close, a write while trio-websocket writes — goes to the connection's sender task, which is otherwise
+parked (and is the only writer for streams without the direct path, as in tests over in-memory streams).
 
 Shutdown: when the task running :func:`serve_websockets` is cancelled, it stops accepting, stops following,
 sends every client a close frame with 1001 and waits up to ``close_grace_s`` for them to answer, then
@@ -23,21 +29,24 @@ with the mock clock.
 """
 
 import gc
+import itertools
 import json
 import urllib.parse
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, wrap_server_stream
 
 from fanet.server.clock import UnixClock
 from fanet.server.live.alarms import Alarms
 from fanet.server.live.hub import Hub
 from fanet.server.live.region import Region
 from fanet.server.live.settings import LiveSettings
+from fanet.server.live.stream import DirectStream, frame_of
 from fanet.server.live.subscriber import CLOSE_GOING_AWAY, Close, Resubscribe, Subscriber
 from fanet.server.model import Kind
 from fanet.server.store import Store, StoreUnavailable
@@ -45,7 +54,10 @@ from fanet.server.store import Store, StoreUnavailable
 PATH = "/ws/v1/updates"
 CLOSE_INTERNAL_ERROR = 1011
 ALARM_RESOLUTION_S = 0.01
-"""Senders wake at most this much after their deadline (batches, pings)."""
+"""Batches and pings go out at most this much after their time."""
+WRITE_BURST = 256
+"""Connections the writer task serves between checkpoints (a few milliseconds), so that a burst of due
+batches never holds up ingest or the other tasks for long."""
 
 log = structlog.get_logger("fanet.live")
 
@@ -127,17 +139,31 @@ class _Connection:
     __slots__ = (
         "__weakref__",
         "lag_scope",
+        "listener",
         "parked",
+        "queued",
         "ref",
         "sending_since",
+        "stream",
+        "subscriber",
         "sync_scope",
         "ws",
     )
 
-    def __init__(self, ws: WebSocketConnection) -> None:
+    def __init__(
+        self, ws: WebSocketConnection, stream: DirectStream | None, listener: "UpdatesListener"
+    ) -> None:
         self.ws = ws
+        self.stream = stream
+        """Where frames may be written without awaiting (``None``: only through ``ws``, as in tests over
+        in-memory streams)."""
+        self.listener = listener
+        self.subscriber: Subscriber | None = None
+        """Set once the hub knows the client; dropped when it leaves (no cycle through ``wakeup``)."""
         self.parked: trio.lowlevel.Task | None = None
         """The sender while it waits in :meth:`park`."""
+        self.queued = False
+        """Whether the writer task has this connection in its list of connections to look at."""
         self.sync_scope: trio.CancelScope | None = None
         self.lag_scope = trio.CancelScope()
         """Around the sender's loop; the watchdog cancels it when a send takes longer than ``max_lag_s``."""
@@ -146,18 +172,23 @@ class _Connection:
         self.ref = weakref.ref(self)
         """What the alarms hold: a closed connection must not wait in them for its next ping time."""
 
-    def wake(self) -> None:
-        """Let the sender look again. A wake while it is not parked needs nothing: it looks again after
-        whatever it is doing (it never awaits between looking and parking)."""
+    def wake(self, at: float) -> None:
+        """The subscriber has something to send from ``at`` on, sooner than it said: the writer task looks
+        at it then. While the sender is busy nothing is needed: it asks again before it parks (it never
+        awaits between asking and parking)."""
+        if self.parked is not None:
+            self.listener.look_at(self, at)
+
+    def wake_sender(self) -> None:
         task = self.parked
         if task is not None:
             self.parked = None
             trio.lowlevel.reschedule(task)
 
     async def park(self) -> None:
-        """Wait for :meth:`wake` (or a cancellation). Not a ``trio.Event``: an Event, its parking lot and
-        the waits' coroutines per sleep were most of what the 1 s batch grid allocated at once, which set
-        off the cyclic collector at every tick (measured with ``fanet_gc_seconds``)."""
+        """Wait for :meth:`wake_sender` (or a cancellation). Not a ``trio.Event``: an Event, its parking lot
+        and the waits' coroutines per sleep were most of what the 1 s batch grid allocated at once, which
+        set off the cyclic collector at every tick (measured with ``fanet_gc_seconds``)."""
         self.parked = trio.lowlevel.current_task()
 
         def abort(_: object) -> trio.lowlevel.Abort:
@@ -182,7 +213,10 @@ class UpdatesListener:
         # with batches staggered over the interval, 1 ms ticks cost 5 % of a core for nothing (measured).
         self._alarms: Alarms[weakref.ref[_Connection]] = Alarms(resolution_s=ALARM_RESOLUTION_S)
         self._rearm = trio.Event()
-        """Set when an alarm earlier than the one the alarm task sleeps until was set."""
+        """Set when an alarm earlier than the one the writer task sleeps until was set, or a connection
+        was woken."""
+        self._woken: list[_Connection] = []
+        """Connections the writer task is to look at (see :meth:`look_at`)."""
 
     async def run(self, stopping: trio.Event, task_status: trio.TaskStatus[int]) -> None:
         settings = self.settings
@@ -193,15 +227,11 @@ class UpdatesListener:
         listeners = await trio.open_tcp_listeners(settings.port, host=settings.host)
         port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
-            server = WebSocketServer(
-                self.handle,
-                listeners,
-                handler_nursery=nursery,
-                max_message_size=settings.max_frame_bytes,
-                disconnect_timeout=settings.close_grace_s,
-            )
             nursery.start_soon(self.keep_time)
-            accepting = await _start_cancellable(nursery, server.run)
+            accepting = await _start_cancellable(
+                nursery,
+                partial(trio.serve_listeners, self._serve_connection, listeners, handler_nursery=nursery),
+            )
             following = await _start_cancellable(nursery, self._follow)
             log.info("websocket listener ready", host=settings.host, port=port, path=PATH)
             if settings.freeze_gc:
@@ -236,25 +266,62 @@ class UpdatesListener:
     # --- time ---------------------------------------------------------------------------------------------
 
     async def keep_time(self) -> None:
-        """The alarm task and the lag watchdog, until cancelled (see the module docstring)."""
+        """The writer task and the lag watchdog, until cancelled (see the module docstring)."""
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._ring_alarms)
+            nursery.start_soon(self._write_due)
             nursery.start_soon(self._watch_lag)
 
-    async def _ring_alarms(self) -> None:
+    def look_at(self, connection: _Connection, at: float) -> None:
+        """Have the writer task look at a connection whose sender is parked (:meth:`_Connection.wake`):
+        at once, or by its alarm when ``at`` lies ahead (the next batch slot)."""
+        if at > self.clock.now():
+            if self._alarms.set(at, connection.ref):
+                self._rearm.set()
+        elif not connection.queued:
+            connection.queued = True
+            if not self._woken:
+                self._rearm.set()
+            self._woken.append(connection)
+
+    async def _write_due(self) -> None:
+        """The writer task: the connections whose alarm rang or that were woken get what is due written
+        straight to their sockets, here, without waking their senders unless a write has to wait."""
         alarms, clock = self._alarms, self.clock
         while True:
             self._rearm = trio.Event()
             at = alarms.next_at()
-            if at > clock.now():
+            if not self._woken and at > clock.now():
                 with trio.move_on_at(clock.to_trio(at)):
                     await self._rearm.wait()
             else:
                 await trio.lowlevel.checkpoint()
-            for ref in alarms.pop_due(clock.now()):
-                connection = ref()
-                if connection is not None:
-                    connection.wake()
+            woken, self._woken = self._woken, []
+            for connection in woken:
+                connection.queued = False
+            rung = [alive for ref in alarms.pop_due(clock.now()) if (alive := ref()) is not None]
+            for count, connection in enumerate(itertools.chain(rung, woken), start=1):
+                self._write_now(connection)
+                if not count % WRITE_BURST:
+                    await trio.lowlevel.checkpoint()
+
+    def _write_now(self, connection: _Connection) -> None:
+        """Write what the connection's subscriber has due while its socket takes it; a close, or a frame
+        the socket did not take whole, is left to the sender. Only while the sender is parked."""
+        subscriber, stream = connection.subscriber, connection.stream
+        if connection.parked is None or subscriber is None:
+            return  # the sender is at work and looks again itself, or the client has gone
+        if stream is None or not stream.idle or connection.ws.closed is not None:
+            connection.wake_sender()
+            return
+        now = self.clock.now()
+        while True:
+            frame = subscriber.next_frame(now)
+            if frame is None:
+                self._alarms.set(max(subscriber.wake_at(), now), connection.ref)
+                return
+            if isinstance(frame, Close) or not stream.write_now(frame_of(frame)):
+                connection.wake_sender()
+                return
 
     async def _watch_lag(self) -> None:
         limit = self.settings.max_lag_s
@@ -294,7 +361,27 @@ class UpdatesListener:
 
     # --- one connection ----------------------------------------------------------------------------------
 
-    async def handle(self, request: WebSocketRequest) -> None:
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        """One TCP connection: the WebSocket handshake (within ``handshake_timeout_s``) and :meth:`handle`
+        over a :class:`~.stream.DirectStream` — what trio-websocket's own server does, plus the stream."""
+        direct = DirectStream(stream)
+        try:
+            async with trio.open_nursery() as nursery:
+                request = None
+                with trio.move_on_after(self.settings.handshake_timeout_s):
+                    request = await wrap_server_stream(
+                        nursery, direct, max_message_size=self.settings.max_frame_bytes
+                    )
+                if request is not None:
+                    await self.handle(request, direct)
+                nursery.cancel_scope.cancel()  # trio-websocket's reader, once the close is done or abandoned
+        except Exception:
+            log.exception("websocket connection failed before its handler")
+        finally:
+            await direct.aclose()
+
+    async def handle(self, request: WebSocketRequest, stream: DirectStream | None = None) -> None:
+        """Serve one WebSocket request; ``stream``, the one under it, lets frames skip ``send_message``."""
         try:
             wanted = parse_request(request.path)
         except BadRequest as error:
@@ -304,10 +391,11 @@ class UpdatesListener:
             )
             return
         ws = await request.accept()
-        connection = _Connection(ws)
+        connection = _Connection(ws, stream, self)
         subscriber = self.hub.connect(
             wanted.region, as_json=wanted.as_json, now=self.clock.now(), wakeup=connection.wake
         )
+        connection.subscriber = subscriber
         self._connections.add(connection)
         self._open += 1
         try:
@@ -324,6 +412,7 @@ class UpdatesListener:
                 await ws.aclose(CLOSE_INTERNAL_ERROR, "internal error")
         finally:
             self.hub.disconnect(subscriber)
+            connection.subscriber = None
             self._connections.discard(connection)
             self._open -= 1
             if not self._open:
@@ -342,12 +431,19 @@ class UpdatesListener:
                 self._start_sync(nursery, connection, subscriber, outcome, respond=True)
 
     async def _send(self, connection: _Connection, subscriber: Subscriber, scope: trio.CancelScope) -> None:
-        """The connection's only writer: frames as the subscriber releases them, then its close."""
-        ws, alarms, clock = connection.ws, self._alarms, self.clock
+        """The connection's writer whenever a write has to wait (and its closer): frames as the subscriber
+        releases them, the rest of a frame the writer task could not write whole, then the close. Parked
+        the rest of the time, while the writer task writes what falls due."""
+        stream, alarms, clock = connection.stream, self._alarms, self.clock
         try:
             with connection.lag_scope:
                 while True:
                     now = clock.now()
+                    if stream is not None and stream.behind:
+                        connection.sending_since = now
+                        await stream.flush()
+                        connection.sending_since = None
+                        continue
                     frame = subscriber.next_frame(now)
                     if isinstance(frame, Close):
                         break
@@ -357,9 +453,9 @@ class UpdatesListener:
                         await connection.park()
                         continue
                     connection.sending_since = now
-                    await ws.send_message(frame)
+                    await _write(connection, frame)
                     connection.sending_since = None
-        except ConnectionClosed:
+        except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
             scope.cancel()
             return
         if connection.lag_scope.cancelled_caught:
@@ -368,7 +464,7 @@ class UpdatesListener:
         assert closing is not None
         log.debug("closing websocket", client=subscriber.ident, code=closing.code, reason=closing.reason)
         with trio.move_on_after(self.settings.close_grace_s):
-            await ws.aclose(closing.code, closing.reason)
+            await connection.ws.aclose(closing.code, closing.reason)
         scope.cancel()
 
     def _start_sync(
@@ -411,6 +507,15 @@ class UpdatesListener:
                     subscriber.close(CLOSE_INTERNAL_ERROR, "store unavailable; try again shortly")
                     return
                 self.hub.finish_sync(sync, objects, sequence, self.clock.now())
+
+
+async def _write(connection: _Connection, frame: bytes | str) -> None:
+    """One frame from the sender: straight to the socket when it takes it whole, else awaited."""
+    stream, ws = connection.stream, connection.ws
+    if stream is None or not stream.idle or ws.closed is not None:
+        await ws.send_message(frame)  # behind trio-websocket's own write; ConnectionClosed once closing
+    elif not stream.write_now(frame_of(frame)):
+        await stream.flush()
 
 
 async def _start_cancellable(nursery: trio.Nursery, run: Callable[[], Awaitable[object]]) -> trio.CancelScope:

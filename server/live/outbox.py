@@ -8,7 +8,7 @@ phase (see ``LiveSettings.stagger_batches``); an urgent update (distress) makes 
 """
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 
 from fanet.server.api.updates import MAX_BATCH_UPDATES, PendingUpdate
@@ -32,14 +32,20 @@ def compose(earlier: Action | None, later: Action) -> Action | None:
     return Action.UPDATE if had_before else Action.ADD
 
 
+class OutboxFull(Exception):
+    """More objects are owed than the outbox's limit: the client cannot keep up with its region."""
+
+
 class Outbox:
     """Owed updates by object, in sequence order, with the time the next batch is due."""
 
-    __slots__ = ("_owed", "due_at", "interval_s", "paused", "phase_s")
+    __slots__ = ("_owed", "due_at", "interval_s", "limit", "paused", "phase_s")
 
-    def __init__(self, interval_s: float, phase_s: float = 0.0) -> None:
+    def __init__(self, interval_s: float, phase_s: float = 0.0, limit: int = 50_000) -> None:
         self.interval_s = interval_s
         self.phase_s = phase_s
+        self.limit = limit
+        """The most objects owed at once; one more raises :class:`OutboxFull`."""
         """Where in the interval this client's batches fall (0 ≤ phase < interval)."""
         self.due_at: float | None = None
         """When the next batch may go (``None``: nothing owed)."""
@@ -50,27 +56,34 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._owed)
 
-    def action_owed(self, oid: ObjectId) -> Action | None:
-        owed = self._owed.get(oid)
-        return None if owed is None else owed.action
-
-    def put(self, oid: ObjectId, update: PendingUpdate, now: float) -> bool:
-        """Owe ``update`` (replacing what was owed for the object); ``True`` when the batch became due
-        earlier than before, so the sender must wake up."""
+    def owe(
+        self, oid: ObjectId, action: Action, make: Callable[[Action], PendingUpdate], now: float
+    ) -> float | None:
+        """Owe the client ``action`` for an object: folded with what it is owed already
+        (:func:`compose`), the update made by ``make`` for the folded action and put last, or nothing
+        left owed when they cancel out. Returns when the batch is due if that became earlier than
+        before (the sender must be told), else ``None``; raises :class:`OutboxFull` when a new object
+        takes the outbox over its limit. The fan-out's one call per delivery, hence one dictionary
+        lookup."""
         owed = self._owed
-        owed.pop(oid, None)
-        owed[oid] = update
+        earlier = owed.pop(oid, None)
+        if earlier is not None:
+            folded = compose(earlier.action, action)
+            if folded is None:
+                if not owed:
+                    self._owed = {}  # a dict keeps its table once emptied; a new empty one has none
+                    self.due_at = None
+                return None
+            action = folded
+        elif len(owed) >= self.limit:
+            owed[oid] = make(action)
+            raise OutboxFull(f"{len(owed)} objects owed")
+        update = owed[oid] = make(action)
         if update.urgent:
             return self._due_by(now)
         if self.due_at is None:  # a batch already due is due no later than the next slot
             return self._due_by(self._next_slot(now))
-        return False
-
-    def drop(self, oid: ObjectId) -> None:
-        self._owed.pop(oid, None)
-        if not self._owed:
-            self._owed = {}  # a dict keeps its table once emptied; a new empty one has none
-            self.due_at = None
+        return None
 
     def reorder(self) -> None:
         """Restore sequence order after updates were put out of order (a resolved resubscription)."""
@@ -85,18 +98,18 @@ class Outbox:
         if self._owed:
             self.due_at = now
         else:
-            self._owed = {}  # as in drop: an idle client holds no table sized for its last snapshot
+            self._owed = {}  # as in owe: an idle client holds no table sized for its last snapshot
             self.due_at = None
         return batch
 
     def updates(self) -> Iterable[PendingUpdate]:
         return self._owed.values()
 
-    def _due_by(self, at: float) -> bool:
+    def _due_by(self, at: float) -> float | None:
         if self.due_at is not None and self.due_at <= at:
-            return False
+            return None
         self.due_at = at
-        return not self.paused
+        return None if self.paused else at
 
     def _next_slot(self, now: float) -> float:
         if self.interval_s == 0:

@@ -44,6 +44,9 @@ class LiveSettings:
     max_recent_changes: int = 200_000
     """Changes kept for clients whose snapshot is being read; above it the oldest such client is closed
     (1001) and resumes."""
+    handshake_timeout_s: float = 20.0
+    """A connection that has not completed its WebSocket handshake by then is dropped (a TCP connection
+    that says nothing must not hold a descriptor for good)."""
     close_grace_s: float = 2.0
     """How long shutdown waits for clients to answer the 1001 close frame."""
     follow_timeout_s: float = 5.0

@@ -8,6 +8,7 @@ and releases the client's updates in batches (:class:`~.outbox.Outbox`). What th
 which objects it has are decided by the :class:`~.hub.Hub`, which sees every client.
 """
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ class Subscriber:
         now: float,
         settings: LiveSettings,
         codec: UpdateCodec,
-        wakeup: Callable[[], None] = lambda: None,
+        wakeup: Callable[[float], None] = lambda at: None,
     ) -> None:
         self.ident = ident
         self.region = region
@@ -95,10 +96,11 @@ class Subscriber:
         """Whether a sync has completed: from then on the hub knows exactly what the client has."""
         self.has: set[ObjectId] = set()
         """Objects the client has once its outbox is delivered (so a move out of the region is a REMOVE)."""
-        self.outbox = Outbox(settings.batch_interval_s, batch_phase(ident, settings))
+        self.outbox = Outbox(settings.batch_interval_s, batch_phase(ident, settings), settings.max_outbox)
         self.closing: Close | None = None
         self.wakeup = wakeup
-        """Called when something is to be sent sooner than :meth:`wake_at` said."""
+        """Called when something is to be sent sooner than :meth:`wake_at` said, with the time from which
+        it is (``-inf``: now)."""
         self.stamp = -1
         """The last change the hub looked at this client for (to visit it once per change)."""
         self._settings = settings
@@ -173,7 +175,7 @@ class Subscriber:
         """Close the connection once the sender gets to it; the first reason given stays."""
         if self.closing is None:
             self.closing = Close(code, reason[:120])  # a close frame's reason holds 123 bytes
-            self.wakeup()
+            self.wakeup(-math.inf)
         return self.closing
 
     def next_frame(self, now: float) -> Frame | Close | None:
@@ -212,7 +214,7 @@ class Subscriber:
             self.close(CLOSE_POLICY, "too many messages left unanswered: the client does not read")
             return
         self._control.append(messages.encode(message, as_json=self.as_json))
-        self.wakeup()
+        self.wakeup(-math.inf)
 
 
 _GOLDEN = (5**0.5 - 1) / 2

@@ -250,6 +250,31 @@ async def test_a_client_that_never_reads_neither_delays_the_others_nor_stays() -
         await stuck.aclose()
 
 
+async def test_a_slow_reader_gets_every_frame_whole_and_in_order() -> None:
+    """Frames the socket takes only in part (a small receive buffer, a client reading slowly) go out
+    whole and in order: the rest of one before the next."""
+    store = MemoryStore()
+    big = "y" * 20_000
+    async with serving(store) as (url, _), trio.open_nursery() as nursery:
+        port = int(url.rsplit(":", 1)[1])
+        sock = trio.socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        await sock.connect(("127.0.0.1", port))
+        ws = await wrap_client_stream(
+            nursery, trio.SocketStream(sock), "127.0.0.1", "/ws/v1/updates?lat=46&lon=8&radius=50"
+        )
+        stream = UpdateStream(ws, as_json=False)
+        await next_of(stream, "welcome")
+        for addr in range(1, 41):
+            await put(store, pilot(addr, name=big), action=Action.ADD)
+        seen: list[int] = []
+        while len(seen) < 40:
+            await trio.sleep(0.02)
+            seen += [obj["addr"] for _, _, obj in await next_updates(stream, timeout_s=5)]
+        assert seen == list(range(1, 41))
+        await ws.aclose()
+
+
 async def test_shutdown_sends_every_client_a_going_away_close() -> None:
     store = MemoryStore()
     codes: list[int | None] = []
