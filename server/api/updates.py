@@ -111,7 +111,7 @@ class UpdateCodec:
         if as_json:
             body = ",".join([self.text(update) for update in updates])
             return f'{{"batch":{{"updates":[{body}],"timestamp":"{timestamp_s}"}}}}'
-        parts = [self.wire(update) for update in updates]
+        parts = [update.wire or self.wire(update) for update in updates]
         if timestamp_s:
             parts.append(_BATCH_TIMESTAMP_TAG + varint(timestamp_s))
         body_bytes = b"".join(parts)

@@ -93,6 +93,11 @@ class Outbox:
         """The next batch if it is due: the oldest ``limit`` updates. What remains is due at once."""
         if self.paused or self.due_at is None or now < self.due_at:
             return []
+        if len(self._owed) <= limit:  # the usual case: everything owed fits in one batch
+            batch = list(self._owed.values())
+            self._owed = {}
+            self.due_at = None
+            return batch
         oids = list(islice(self._owed, limit))
         batch = [self._owed.pop(oid) for oid in oids]
         if self._owed:
