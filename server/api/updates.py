@@ -66,6 +66,8 @@ class UpdateCodec:
         self.capacity = capacity
         self._data: OrderedDict[_Slot, bytes] = OrderedDict()
         self._json: OrderedDict[_Slot, str] = OrderedDict()
+        self._stamp: tuple[int, bytes] = (0, b"")
+        """The last batch timestamp and its encoding (every batch of a second has the same)."""
 
     def data(self, update: PendingUpdate) -> bytes:
         """``Update.data``: the encoded object (cached per kind, key and sequence)."""
@@ -113,7 +115,9 @@ class UpdateCodec:
             return f'{{"batch":{{"updates":[{body}],"timestamp":"{timestamp_s}"}}}}'
         parts = [update.wire or self.wire(update) for update in updates]
         if timestamp_s:
-            parts.append(_BATCH_TIMESTAMP_TAG + varint(timestamp_s))
+            if self._stamp[0] != timestamp_s:
+                self._stamp = (timestamp_s, _BATCH_TIMESTAMP_TAG + varint(timestamp_s))
+            parts.append(self._stamp[1])
         body_bytes = b"".join(parts)
         return _SERVER_BATCH_TAG + varint(len(body_bytes)) + body_bytes
 

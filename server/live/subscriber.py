@@ -72,7 +72,6 @@ class Subscriber:
         "ident",
         "outbox",
         "region",
-        "stamp",
         "state",
         "wakeup",
     )
@@ -101,8 +100,6 @@ class Subscriber:
         self.wakeup = wakeup
         """Called when something is to be sent sooner than :meth:`wake_at` said, with the time from which
         it is (``-inf``: now)."""
-        self.stamp = -1
-        """The last change the hub looked at this client for (to visit it once per change)."""
         self._settings = settings
         self._codec = codec
         self._control: deque[Frame] | None = None

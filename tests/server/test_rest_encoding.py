@@ -161,7 +161,7 @@ def test_gzip_bytes_round_trip() -> None:
     assert gzip.decompress(gzip_bytes(b"x" * 10_000, 5)) == b"x" * 10_000
 
 
-@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**31, 2**63 - 1, -1, -(2**63)])
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 16383, 16384, 2**31, 2**63 - 1, -1, -(2**63)])
 def test_varint_matches_what_protobuf_writes(value: int) -> None:
     # PositionRequest's int64 timestamp is a varint behind the tag byte 0x30 (field 6, wire type 0).
     encoded = pb.PositionRequest(timestamp=value).SerializeToString()
