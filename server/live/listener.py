@@ -317,11 +317,16 @@ class UpdatesListener:
         while True:
             frame = subscriber.next_frame(now)
             if frame is None:
-                self._alarms.set(max(subscriber.wake_at(), now), connection.ref)
-                return
-            if isinstance(frame, Close) or not stream.write_now(frame_of(frame)):
+                at = max(subscriber.wake_at(), now)
+            elif isinstance(frame, Close) or not stream.write_now(frame_of(frame)):
                 connection.wake_sender()
                 return
+            else:
+                at = subscriber.wake_at()
+                if at <= now:
+                    continue  # more is due now (the rest of a large batch, an answer)
+            self._alarms.set(at, connection.ref)
+            return
 
     async def _watch_lag(self) -> None:
         limit = self.settings.max_lag_s
