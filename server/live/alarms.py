@@ -1,10 +1,9 @@
-"""Wake-up times for thousands of sleeping senders: one task sleeps until the earliest and wakes the due.
+"""Wake-up times for thousands of connections: one task sleeps until the earliest and serves the due.
 
-Why not one ``trio.move_on_at`` per sender: a deadline that expires is a cancellation, and delivering one
-(cancel status recalculated, ``Cancelled`` raised and unwound through the wait) cost more than the send it
-woke for — 12 % of the server's CPU with 3,000 clients on the 1 s batch grid (py-spy). Here a sender
-registers its time and waits on its own event; the alarm task pops what is due and sets their events,
-which only reschedules them.
+Why not one ``trio.move_on_at`` per connection: a deadline that expires is a cancellation, and delivering
+one (cancel status recalculated, ``Cancelled`` raised and unwound through the wait) cost more than the send
+it woke for — 12 % of the server's CPU with 3,000 clients on the 1 s batch grid (py-spy). Here a
+connection registers its time, and the listener's writer task pops what is due and writes it.
 
 Times are rounded up to ``resolution_s`` ticks, each tick a set of sleepers: the senders of one batch
 grid point share one tick, and a sleeper that registers the same time again (its next ping, every time it
@@ -12,7 +11,7 @@ goes back to sleep) costs a set lookup, not a new entry. A sleeper is not taken 
 registered when it wakes sooner: it wakes once more there, asks, and sleeps again (so sleepers should be
 cheap to wake, and weak references when they may go away meanwhile).
 
-Sans-I/O: times are plain numbers passed in; the listener's alarm task does the sleeping.
+Sans-I/O: times are plain numbers passed in; the listener's writer task does the sleeping.
 """
 
 import heapq

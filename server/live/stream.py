@@ -5,7 +5,7 @@ handshake, its Pongs, the close). The listener also writes its own frames, batch
 the socket with :meth:`DirectStream.write_now` while the kernel takes them whole: no task switch, no
 lock, no await. Measured with 3,000 clients on the 1 s batch grid: ``send_message`` costs two trips
 through Trio's scheduler per batch (its lock's checkpoint, then the socket's) on top of the wake-up of
-the connection's sender task, ≈ 40 µs of the ≈ 55 µs a send costs; the system call itself ≈ 15 µs.
+the connection's sender task: ≈ 30 µs of the ≈ 55 µs a send costs, the system call being the rest.
 
 A frame the kernel does not take whole (its buffer is full: a slow client) is kept, from the first byte
 not taken, and goes out before anything else: on the next :meth:`DirectStream.send_all` (trio-websocket's
