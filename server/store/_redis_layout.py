@@ -73,9 +73,14 @@ def is_polar(lat: float) -> bool:
     return abs(lat) > GEO_LAT_LIMIT
 
 
-def search_circle(area: Area) -> Circle | None:
-    """The circle to hand GEOSEARCH so that it returns at least every indexed object in the area;
-    ``None`` when reading the whole kind is the better plan."""
+def search_circles(area: Area) -> list[Circle] | None:
+    """The circles to hand GEOSEARCH so that together they return at least every indexed object in the
+    area; ``None`` when reading the whole kind is the better plan.
+
+    One circle, and a second when it reaches across the antimeridian: Redis GEO (seen on 7.0) misses
+    members on the far side of ±180° near a search's centre (a member at 180° against a 1 km search from
+    179.99999999999997°, found by hypothesis), so the far side gets its own search, centred on the
+    antimeridian at the same latitude and reaching as far as the first circle does beyond it."""
     circle = area.covering_circle() if isinstance(area, Bounds) else area
     lat, radius = circle.lat, max(circle.radius_km, 0.0)
     if is_polar(lat):  # GEOSEARCH cannot start there: start at the limit and reach further
@@ -85,7 +90,16 @@ def search_circle(area: Area) -> Circle | None:
     radius = radius * _RADIUS_PAD + _ROUNDING_PAD_KM
     if radius > FULL_SCAN_KM:
         return None
-    return Circle(lat, geo_lon(circle.lon), radius)
+    circles = [Circle(lat, geo_lon(circle.lon), radius)]
+    to_antimeridian = distance_km(lat, circle.lon, lat, 180.0)
+    if to_antimeridian <= radius:
+        far_side = -180.0 if circle.lon > 0 else _JUST_BELOW_180
+        circles.append(Circle(lat, far_side, radius + to_antimeridian))
+    return circles
+
+
+_JUST_BELOW_180 = math.nextafter(180.0, 0.0)
+"""Where a search of the eastern side of the antimeridian starts (Redis does not search from 180°)."""
 
 
 def geo_lon(lon: float) -> float:

@@ -22,6 +22,7 @@ Key layout: :mod:`fanet.server.store._redis_layout`; the batch script: :mod:`fan
 """
 
 import functools
+import itertools
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -33,7 +34,7 @@ from redis.retry import Retry
 
 from fanet.server.model import ApplyBatch, BaseStation, Change, Kind, LiveObject, TrackPoint
 from fanet.server.store._redis_apply import APPLY_SCRIPT, FORGET_EXPIRED_SCRIPT, ApplyOptions, apply_call
-from fanet.server.store._redis_layout import RedisKeys, search_circle
+from fanet.server.store._redis_layout import RedisKeys, search_circles
 from fanet.server.store.base import (
     DEFAULT_OBJECT_TTL_S,
     DEFAULT_RETAINED_CHANGES,
@@ -165,20 +166,21 @@ class RedisStore:
         min_quality: int | None = None,
     ) -> list[LiveObject]:
         check_area(area)
-        circle = None if area is None else search_circle(area)
+        circles = None if area is None else search_circles(area)
         geo, polar = self.keys.geo[kind], self.keys.polar[kind]
 
         def run(client: _Client) -> list[LiveObject]:
             pipe = client.pipeline(transaction=False)
-            if circle is None:
+            if circles is None:
                 pipe.zrange(geo, 0, -1)
             else:
-                pipe.geosearch(
-                    geo, longitude=circle.lon, latitude=circle.lat, radius=circle.radius_km, unit="km"
-                )
+                for circle in circles:
+                    pipe.geosearch(
+                        geo, longitude=circle.lon, latitude=circle.lat, radius=circle.radius_km, unit="km"
+                    )
             pipe.smembers(polar)
-            indexed, polar_members = pipe.execute()
-            members: list[bytes] = [*indexed, *polar_members]
+            *searched, polar_members = pipe.execute()
+            members: list[bytes] = list(dict.fromkeys(itertools.chain(*searched, polar_members)))
             if not members:
                 return []
             object_keys = [self.keys.obj(kind, member) for member in members]
