@@ -300,9 +300,20 @@ class UpdatesListener:
                 connection.queued = False
             rung = [alive for ref in alarms.pop_due(clock.now()) if (alive := ref()) is not None]
             for count, connection in enumerate(itertools.chain(rung, woken), start=1):
-                self._write_now(connection)
+                try:
+                    self._write_now(connection)
+                except Exception:  # a bug must cost one connection, not every client's writer
+                    self._failed(connection)
                 if not count % WRITE_BURST:
                     await trio.lowlevel.checkpoint()
+
+    @staticmethod
+    def _failed(connection: _Connection) -> None:
+        subscriber = connection.subscriber
+        log.exception("websocket write failed", client=subscriber and subscriber.ident)
+        if subscriber is not None:
+            subscriber.close(CLOSE_INTERNAL_ERROR, "internal error")
+        connection.wake_sender()  # it sends the close
 
     def _write_now(self, connection: _Connection) -> None:
         """Write what the connection's subscriber has due while its socket takes it; a close, or a frame

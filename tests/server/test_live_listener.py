@@ -20,9 +20,11 @@ from trio_websocket import (
 
 from fanet.proto import AircraftType, GroundType
 from fanet.proto import fanet_pb2 as pb
+from fanet.server.api.updates import PendingUpdate
 from fanet.server.live.client import ServerFrame, UpdateStream, open_updates, update_object, updates_of
 from fanet.server.live.hub import Hub
 from fanet.server.live.listener import UpdatesListener, serve_websockets
+from fanet.server.live.outbox import Outbox
 from fanet.server.live.settings import LiveSettings
 from fanet.server.model import Action, ApplyBatch, GroundObject, LiveObject, PendingChange, Pilot
 from fanet.server.store import MemoryStore, Store
@@ -273,6 +275,38 @@ async def test_a_slow_reader_gets_every_frame_whole_and_in_order() -> None:
             seen += [obj["addr"] for _, _, obj in await next_updates(stream, timeout_s=5)]
         assert seen == list(range(1, 41))
         await ws.aclose()
+
+
+class ExplodingOutbox(Outbox):
+    """An outbox with a bug: handing over a batch raises."""
+
+    def take(self, now: float, limit: int = 100) -> list[PendingUpdate]:
+        raise RuntimeError("a bug in one client's batch")
+
+
+async def test_a_bug_in_one_clients_batch_closes_that_client_with_1011_and_no_other() -> None:
+    store = MemoryStore()
+    async with (
+        serving(store) as (url, hub),
+        open_updates(url, *HERE, 50) as doomed,
+        open_updates(url, *HERE, 50) as healthy,
+    ):
+        await next_of(doomed, "welcome")
+        await next_of(healthy, "welcome")
+        with trio.fail_after(2):
+            while len(hub.subscribers) < 2 or any(s.state != "live" for s in hub.subscribers):
+                await trio.sleep(0.01)
+        victim = min(hub.subscribers, key=lambda subscriber: subscriber.ident)  # the first to connect
+        victim.outbox = ExplodingOutbox(victim.outbox.interval_s, victim.outbox.phase_s)
+        await put(store, pilot(1), action=Action.ADD)
+        [(_, _, obj)] = await next_updates(healthy)
+        assert obj["addr"] == 1
+        with pytest.raises(ConnectionClosed) as closed:
+            await next_updates(doomed)
+        assert closed.value.reason is not None and closed.value.reason.code == 1011
+        await put(store, pilot(2), action=Action.ADD)
+        [(_, _, obj)] = await next_updates(healthy)  # the writer carries on for everyone else
+        assert obj["addr"] == 2
 
 
 async def test_shutdown_sends_every_client_a_going_away_close() -> None:
