@@ -136,9 +136,10 @@ class Hub:
         SubscribeResponse (for a SubscribeRequest, not for the region of the URL)."""
         self._forget_sync(subscriber)
         resume = not subscriber.caught_up and last_sequence > 0
-        self._unindex(subscriber)
-        subscriber.region = region
-        self._index(subscriber)
+        if region is not subscriber.region:  # a new connection syncs to the region it was filed under
+            self._unindex(subscriber)
+            subscriber.region = region
+            self._index(subscriber)
         subscriber.state = "syncing"
         subscriber.outbox.paused = True
         sync = Sync(subscriber, region, self.position, last_sequence if resume else None)

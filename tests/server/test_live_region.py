@@ -6,7 +6,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fanet.server.live.region import CELL_BUDGET, MAX_PRECISION, Region, cell_of
+from fanet.server.live.region import (
+    CELL_BUDGET,
+    MAX_PRECISION,
+    Point,
+    Region,
+    _box_cells_estimate,
+    _cells_in_box,
+    _fewest_cells,
+    _touches,
+    cell_of,
+)
+from fanet.server.store import Circle
 from fanet.server.store.base import EARTH_RADIUS_KM
 
 
@@ -52,3 +63,30 @@ def test_a_region_across_the_antimeridian_covers_both_sides(lon: float, radius: 
 def test_a_radius_or_centre_out_of_range_is_refused(lat: float, lon: float, radius: float) -> None:
     with pytest.raises(ValueError, match=r"radius|centre"):
         Region.around(lat, lon, radius)
+
+
+def _touching(circle: Circle, precision: int) -> list[str]:
+    centre = Point.at(circle.lat, circle.lon)
+    reach = math.sin((circle.radius_km * 1.001 + 0.01) / (2 * EARTH_RADIUS_KM)) ** 2
+    box = circle.covering_bounds()
+    return [cell for cell in _cells_in_box(box, precision) if _touches(circle, centre, reach, cell)]
+
+
+@given(lat=st.floats(-89, 89), lon=st.floats(-180, 180), radius=st.floats(1, 200))
+@settings(max_examples=150, deadline=None)
+def test_the_cover_is_the_finest_within_the_budget_and_the_shortcuts_never_skip_one_that_fits(
+    lat: float, lon: float, radius: float
+) -> None:
+    """The cover skips precisions by two estimates; enumerating every precision the hard way (where the
+    box is small enough to enumerate in a test) finds no finer one within the budget, and the circle's area
+    bound never exceeds the cells that really touch it."""
+    region = Region.around(lat, lon, radius)
+    circle = region.circle
+    assert len(_touching(circle, region.precision)) == len(region.cells) <= CELL_BUDGET
+    for precision in range(1, MAX_PRECISION + 1):
+        if _box_cells_estimate(circle.covering_bounds(), precision) > 40 * CELL_BUDGET:
+            continue
+        touching = len(_touching(circle, precision))
+        assert _fewest_cells(circle, precision) <= touching
+        if precision > region.precision:
+            assert touching > CELL_BUDGET
