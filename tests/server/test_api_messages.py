@@ -4,6 +4,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fanet.proto import AircraftType, GroundType
 from fanet.proto import fanet_pb2 as pb
@@ -162,6 +164,35 @@ def test_the_json_batch_embeds_the_object_itself() -> None:
     [entry] = batch["updates"]
     assert (entry["type"], entry["action"], entry["sequence"]) == ("UPDATE_TYPE_PILOT", "ACTION_ADD", "7")
     assert entry["data"] == messages.to_dict(messages.pilot_message(PILOT))
+
+
+STATION = WeatherStation(0x1F0001, 47.0, 9.0, T0, "Kamor", 4.5)
+
+
+@given(
+    kind_and_obj=st.sampled_from(
+        [(Kind.PILOT, PILOT), (Kind.PILOT, None), (Kind.STATION, STATION), (Kind.GROUND, None)]
+    ),
+    action=st.sampled_from(Action),
+    sequence=st.sampled_from([0, 1, 127, 128, 16383, 16384]) | st.integers(0, 2**64 - 1),
+)
+def test_an_update_on_the_wire_is_what_protobuf_writes(
+    kind_and_obj: tuple[Kind, Pilot | WeatherStation | None], action: Action, sequence: int
+) -> None:
+    kind, obj = kind_and_obj
+    pending = PendingUpdate(kind, "1117072", action, sequence, obj)
+    codec = UpdateCodec()
+    expected = pb.UpdateBatch(
+        updates=[
+            pb.Update(
+                type=messages.UPDATE_TYPES[kind],
+                action=action.value,  # type: ignore[arg-type]
+                data=codec.data(pending),
+                sequence=sequence,
+            )
+        ]
+    ).SerializeToString()
+    assert codec.wire(pending) == expected
 
 
 def test_one_change_is_encoded_once_however_many_clients_get_it() -> None:
