@@ -171,6 +171,32 @@ def collector_figures(port: int) -> dict[str, list[float]]:
     return figures
 
 
+def histogram(port: int, name: str) -> list[tuple[float, float]]:
+    """A histogram's cumulative buckets on ``/metrics``: (upper bound, observations), ``inf`` last."""
+    _, text = http_get(port, "/metrics")
+    prefix = name + '_bucket{le="'
+    return [
+        (float(line[len(prefix) :].partition('"')[0]), float(line.rpartition(" ")[2]))
+        for line in text.splitlines()
+        if line.startswith(prefix)
+    ]
+
+
+def bucket_percentiles(
+    before: list[tuple[float, float]], after: list[tuple[float, float]]
+) -> dict[str, float]:
+    """p50/p95/p99 in ms of what a histogram observed between two readings, as the upper bound of the
+    bucket each falls in (``inf`` above the last bound)."""
+    counts = [(bound, a - b) for (bound, a), (_, b) in zip(after, before, strict=True)]
+    total = counts[-1][1] if counts else 0
+    if not total:
+        return {}
+    return {
+        f"p{round(q * 100)}": next(bound for bound, count in counts if count >= q * total) * 1000
+        for q in (0.5, 0.95, 0.99)
+    }
+
+
 def collector_seconds(port: int) -> float:
     return sum(collector_figures(port)["seconds"])
 
@@ -316,6 +342,11 @@ class Phase:
     """``fanet_ws_clients`` while the clients were connected (the server's own count)."""
     gc_after_connect: dict[str, list[float]] = field(default_factory=dict)
     """fanet: the collector's seconds and collections by generation since start, once the clients are in."""
+    server_wait_ms: dict[str, float] = field(default_factory=dict)
+    """fanet: ``fanet_ws_update_wait_seconds`` in the window (bucket bounds): from the hub owing an update
+    to its batch going to the socket — with interval 0, the server's share of the delay after ingest."""
+    ingest_to_store_ms: dict[str, float] = field(default_factory=dict)
+    """fanet: ``fanet_ingest_to_store_seconds`` in the window (bucket bounds): arrival to store."""
     gc_s: dict[str, float] = field(default_factory=dict)
     """fanet: seconds in the cyclic collector (``fanet_gc_seconds_total``) while idle, connecting and in the
     window."""
@@ -379,11 +410,20 @@ def measure_clients(
         phase.gc_after_connect = collector_figures(ingest.http_port)
         gc1 = sum(phase.gc_after_connect["seconds"])
         phase.gc_s["connect"] = gc1 - gc0
+    if ingest is not None:
+        waits0 = histogram(ingest.http_port, "fanet_ws_update_wait_seconds")
+        stores0 = histogram(ingest.http_port, "fanet_ingest_to_store_seconds")
     clients.send("start")
     cpu0, t0 = cpu_seconds(pid), now()
     time.sleep(args.duration)
     cpu1, t1 = cpu_seconds(pid), now()
     if ingest is not None:
+        phase.server_wait_ms = bucket_percentiles(
+            waits0, histogram(ingest.http_port, "fanet_ws_update_wait_seconds")
+        )
+        phase.ingest_to_store_ms = bucket_percentiles(
+            stores0, histogram(ingest.http_port, "fanet_ingest_to_store_seconds")
+        )
         stored1 = ingest.stored()
         phase.behind_at_end_s = ingest.behind_s()
         phase.gc_s["window"] = collector_seconds(ingest.http_port) - gc1
@@ -602,6 +642,14 @@ def print_table(report: dict[str, Any]) -> None:
         ("pilot Update entry bytes", lambda p: _number(p["pilot_update_bytes_median"], "{:.0f}")),
         ("client CPU per frame", lambda p: f"{p['client_cpu_per_frame_us']:.0f} µs"),
         ("delay p50 / p95 / p99", lambda p: "{p50:.0f} / {p95:.0f} / {p99:.0f} ms".format(**p["delay_ms"])),
+        (
+            "server: outbox wait p50/p95/p99",
+            lambda p: _bounds(p["server_wait_ms"]),
+        ),
+        (
+            "server: arrival→store p50/p95/p99",
+            lambda p: _bounds(p["ingest_to_store_ms"]),
+        ),
         ("delay samples (unmatched)", lambda p: f"{p['delay_samples']:,} ({p['unmatched_receipts']:,})"),
         (
             "age by timestamp p50 / p99",
@@ -620,6 +668,13 @@ def print_table(report: dict[str, Any]) -> None:
     errors = {p["name"]: p["first_error"] for p in phases if p["first_error"]}
     for name, error in errors.items():
         print(f"  !! {name}: {error}")
+
+
+def _bounds(found: dict[str, float]) -> str:
+    """Bucket bounds of a histogram's percentiles ("≤ x ms")."""
+    if not found:
+        return "—"
+    return "≤ " + " / ".join(f"{found[key]:g}" for key in ("p50", "p95", "p99")) + " ms"
 
 
 def _number(value: float, form: str) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import trio
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from fanet.server import gc_timing
@@ -180,6 +180,13 @@ class _StateCollector(Collector):
             yield _gauge("fanet_ws_clients", "WebSocket clients connected.", len(hub.subscribers))
             yield _gauge("fanet_ws_sequence", "Sequence number of the last change sent to WebSocket clients.",
                          hub.position)  # fmt: skip
+            waits = HistogramMetricFamily(
+                "fanet_ws_update_wait_seconds",
+                "From the hub owing a client an update to its batch going to the socket (the oldest update "
+                "of each batch; with a batch interval, the interval included).",
+            )
+            waits.add_metric([], hub.waits.cumulative(), hub.waits.total_s)
+            yield waits
 
         client = state.mqtt
         if client is not None:

@@ -49,6 +49,8 @@ class PendingUpdate:
     sequence: int
     obj: LiveObject | None
     urgent: bool = False
+    owed_at: float = 0.0
+    """When the hub owed it to its clients (unix seconds): where ``fanet_ws_update_wait_seconds`` starts."""
     wire: bytes | None = None
     """The ``UpdateBatch.updates`` field (tag, length, ``Update``), once encoded."""
     text: str | None = None

@@ -37,6 +37,7 @@ from fanet.server.live.outbox import ObjectId, OutboxFull
 from fanet.server.live.region import Point, Region, cell_of
 from fanet.server.live.settings import LiveSettings
 from fanet.server.live.subscriber import CLOSE_GOING_AWAY, Subscriber
+from fanet.server.live.waits import Waits
 from fanet.server.model import Action, Change, LiveObject, key_of, kind_of
 
 
@@ -73,6 +74,8 @@ class Hub:
     def __init__(self, settings: LiveSettings, codec: UpdateCodec | None = None) -> None:
         self.settings = settings
         self.codec = codec or UpdateCodec()
+        self.waits = Waits()
+        """How long updates waited before their batch went out (``fanet_ws_update_wait_seconds``)."""
         self.position = 0
         """The sequence of the last change published (set by :meth:`start`)."""
         self.subscribers: set[Subscriber] = set()
@@ -110,6 +113,7 @@ class Hub:
             now=now,
             settings=self.settings,
             codec=self.codec,
+            waits=self.waits,
             wakeup=wakeup,
         )
         self._next_ident += 1
@@ -200,7 +204,7 @@ class Hub:
                 self._resolve_ready(now)
             if self._syncs:
                 self._recent.append(change)
-            variants = _Variants(change)
+            variants = _Variants(change, now)
             obj = change.obj
             cell = cell_of(obj.lat, obj.lon)
             cells = self._cells
@@ -301,12 +305,12 @@ class Hub:
                 if change.action is not Action.ADD and region.covers(cell_of(change.obj.lat, change.obj.lon)):
                     self._hold(subscriber, oid)
         for oid in subscriber.has - view:
-            self._deliver(subscriber, oid, Action.REMOVE, self._maker(oid, sync, state.get(oid)), now)
+            self._deliver(subscriber, oid, Action.REMOVE, self._maker(oid, sync, state.get(oid), now), now)
         for oid in view:
             if oid not in subscriber.has:
-                self._deliver(subscriber, oid, Action.ADD, self._maker(oid, sync, state[oid]), now)
+                self._deliver(subscriber, oid, Action.ADD, self._maker(oid, sync, state[oid], now), now)
             elif oid in sync.last:
-                self._deliver(subscriber, oid, Action.UPDATE, self._maker(oid, sync, state[oid]), now)
+                self._deliver(subscriber, oid, Action.UPDATE, self._maker(oid, sync, state[oid], now), now)
         del self._syncs[subscriber]
         subscriber.outbox.reorder()
         subscriber.outbox.paused = False
@@ -314,18 +318,20 @@ class Hub:
         subscriber.caught_up = True
         for change in self._recent:  # what the hub published after S reaches the client live
             if change.sequence > upto:
-                self._visit_all((subscriber,), _Variants(change), now)
+                self._visit_all((subscriber,), _Variants(change, now), now)
         subscriber.wakeup(-math.inf)
 
     @staticmethod
-    def _maker(oid: ObjectId, sync: Sync, obj: LiveObject | None) -> Callable[[Action], PendingUpdate]:
+    def _maker(
+        oid: ObjectId, sync: Sync, obj: LiveObject | None, now: float
+    ) -> Callable[[Action], PendingUpdate]:
         change = sync.last.get(oid)
         if change is not None:
             sequence, urgent, obj = change.sequence, change.urgent, change.obj
         else:
             sequence, urgent = sync.sequence, False
         kind, key = oid
-        return lambda action: PendingUpdate(kind, key, action, sequence, obj, urgent)
+        return lambda action: PendingUpdate(kind, key, action, sequence, obj, urgent, now)
 
     def _forget_sync(self, subscriber: Subscriber) -> None:
         sync = self._syncs.pop(subscriber, None)
@@ -381,10 +387,11 @@ class Hub:
 class _Variants:
     """One change's updates by action, made when a client first needs each (at most three)."""
 
-    __slots__ = ("change", "made", "oid", "point")
+    __slots__ = ("change", "made", "now", "oid", "point")
 
-    def __init__(self, change: Change) -> None:
+    def __init__(self, change: Change, now: float) -> None:
         self.change = change
+        self.now = now
         self.oid: ObjectId = (change.kind, change.key)
         self.made: dict[Action, PendingUpdate] = {}
         obj = change.obj
@@ -397,6 +404,6 @@ class _Variants:
             change = self.change
             kind, key = self.oid
             update = self.made[action] = PendingUpdate(
-                kind, key, action, change.sequence, change.obj, change.urgent
+                kind, key, action, change.sequence, change.obj, change.urgent, self.now
             )
         return update

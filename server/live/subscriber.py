@@ -22,6 +22,7 @@ from fanet.server.api.updates import UpdateCodec
 from fanet.server.live.outbox import ObjectId, Outbox
 from fanet.server.live.region import Region
 from fanet.server.live.settings import LiveSettings
+from fanet.server.live.waits import Waits
 
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
@@ -65,6 +66,7 @@ class Subscriber:
         "_next_ping_at",
         "_resubscriptions",
         "_settings",
+        "_waits",
         "as_json",
         "caught_up",
         "closing",
@@ -85,6 +87,7 @@ class Subscriber:
         now: float,
         settings: LiveSettings,
         codec: UpdateCodec,
+        waits: Waits | None = None,
         wakeup: Callable[[float], None] = lambda at: None,
     ) -> None:
         self.ident = ident
@@ -102,6 +105,7 @@ class Subscriber:
         it is (``-inf``: now)."""
         self._settings = settings
         self._codec = codec
+        self._waits = waits
         self._control: deque[Frame] | None = None
         """Answers waiting to be sent, ahead of the updates (``None`` while there are none)."""
         self._last_heard = now
@@ -192,6 +196,8 @@ class Subscriber:
             return messages.encode(messages.ping(now), as_json=self.as_json)
         updates = self.outbox.take(now)
         if updates:
+            if self._waits is not None:
+                self._waits.observe(now - updates[0].owed_at)  # the first in the outbox, owed longest
             return self._codec.batch(updates, int(now), as_json=self.as_json)
         return None
 

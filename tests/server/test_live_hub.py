@@ -244,6 +244,19 @@ def test_a_change_visits_only_the_clients_whose_cells_hold_it() -> None:
 # --- coalescing, batching, urgency --------------------------------------------------------------
 
 
+def test_a_batch_records_how_long_its_oldest_update_waited() -> None:
+    world = World()
+    hub, subscriber = live_hub(world)  # batches on whole seconds
+    client = Client()
+    client.drain(subscriber, T0)
+    before = sum(hub.waits.counts)
+    hub.publish([world.move(1, *INSIDE[0])], T0 + 0.2)
+    hub.publish([world.move(2, *INSIDE[1])], T0 + 0.7)
+    client.drain(subscriber, T0 + 1.0)
+    assert sum(hub.waits.counts) == before + 1  # one batch, one observation: its oldest update's wait
+    assert hub.waits.total_s == pytest.approx(0.8)
+
+
 def test_updates_of_one_object_within_an_interval_collapse_into_the_newest() -> None:
     world = World()
     hub, subscriber = live_hub(world, interval_s=1.0)
