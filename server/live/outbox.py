@@ -8,7 +8,7 @@ phase (see ``LiveSettings.stagger_batches``); an urgent update (distress) makes 
 """
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from itertools import islice
 
 from fanet.server.api.updates import MAX_BATCH_UPDATES, PendingUpdate
@@ -53,9 +53,6 @@ class Outbox:
         """While a resubscription is being resolved nothing leaves (see :class:`~.hub.Hub`)."""
         self._owed: dict[ObjectId, PendingUpdate] = {}
 
-    def __len__(self) -> int:
-        return len(self._owed)
-
     def owe(
         self, oid: ObjectId, action: Action, make: Callable[[Action], PendingUpdate], now: float
     ) -> float | None:
@@ -71,7 +68,7 @@ class Outbox:
             folded = compose(earlier.action, action)
             if folded is None:
                 if not owed:
-                    self._owed = {}  # a dict keeps its table once emptied; a new empty one has none
+                    self._owed = {}  # a dict keeps its table once emptied; a new one has none
                     self.due_at = None
                 return None
             action = folded
@@ -95,20 +92,13 @@ class Outbox:
             return []
         if len(self._owed) <= limit:  # the usual case: everything owed fits in one batch
             batch = list(self._owed.values())
-            self._owed = {}
+            self._owed = {}  # a new table: an idle client holds none sized for its last snapshot
             self.due_at = None
             return batch
         oids = list(islice(self._owed, limit))
         batch = [self._owed.pop(oid) for oid in oids]
-        if self._owed:
-            self.due_at = now
-        else:
-            self._owed = {}  # as in owe: an idle client holds no table sized for its last snapshot
-            self.due_at = None
+        self.due_at = now  # more than a batch was owed: the rest is due at once
         return batch
-
-    def updates(self) -> Iterable[PendingUpdate]:
-        return self._owed.values()
 
     def _due_by(self, at: float) -> float | None:
         if self.due_at is not None and self.due_at <= at:
