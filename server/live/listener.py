@@ -179,6 +179,15 @@ class _Connection:
         if self.parked is not None:
             self.listener.look_at(self, at)
 
+    @property
+    def direct(self) -> DirectStream | None:
+        """The stream to write a frame to without awaiting, if that may be done now: there is one, no
+        write is in progress or kept on it, and trio-websocket has not begun closing."""
+        stream = self.stream
+        if stream is None or not stream.idle or self.ws.closed is not None:
+            return None
+        return stream
+
     def wake_sender(self) -> None:
         task = self.parked
         if task is not None:
@@ -318,10 +327,11 @@ class UpdatesListener:
     def _write_now(self, connection: _Connection) -> None:
         """Write what the connection's subscriber has due while its socket takes it; a close, or a frame
         the socket did not take whole, is left to the sender. Only while the sender is parked."""
-        subscriber, stream = connection.subscriber, connection.stream
+        subscriber = connection.subscriber
         if connection.parked is None or subscriber is None:
             return  # the sender is at work and looks again itself, or the client has gone
-        if stream is None or not stream.idle or connection.ws.closed is not None:
+        stream = connection.direct
+        if stream is None:
             connection.wake_sender()
             return
         now = self.clock.now()
@@ -527,9 +537,9 @@ class UpdatesListener:
 
 async def _write(connection: _Connection, frame: bytes | str) -> None:
     """One frame from the sender: straight to the socket when it takes it whole, else awaited."""
-    stream, ws = connection.stream, connection.ws
-    if stream is None or not stream.idle or ws.closed is not None:
-        await ws.send_message(frame)  # behind trio-websocket's own write; ConnectionClosed once closing
+    stream = connection.direct
+    if stream is None:
+        await connection.ws.send_message(frame)  # behind what is being written; ConnectionClosed once closing
     elif not stream.write_now(frame_of(frame)):
         await stream.flush()
 
