@@ -149,17 +149,20 @@ def http_get(port: int, path: str) -> tuple[int, str]:
         return 0, ""
 
 
-def metric(port: int, name: str) -> float:
-    _, text = http_get(port, "/metrics")
+def scrape(port: int) -> str:
+    """The server's ``/metrics`` text, read once for every figure taken at one moment."""
+    return http_get(port, "/metrics")[1]
+
+
+def metric(text: str, name: str) -> float:
     for line in text.splitlines():
         if line.startswith((name + " ", name + "{")):
             return float(line.rpartition(" ")[2])
     return math.nan
 
 
-def collector_figures(port: int) -> dict[str, list[float]]:
+def collector_figures(text: str) -> dict[str, list[float]]:
     """``fanet_gc_seconds_total`` and ``fanet_gc_collections_total`` by generation (0, 1, 2)."""
-    _, text = http_get(port, "/metrics")
     figures: dict[str, list[float]] = {"seconds": [0.0] * 3, "collections": [0.0] * 3}
     for line in text.splitlines():
         for key, name in (
@@ -171,9 +174,12 @@ def collector_figures(port: int) -> dict[str, list[float]]:
     return figures
 
 
-def histogram(port: int, name: str) -> list[tuple[float, float]]:
-    """A histogram's cumulative buckets on ``/metrics``: (upper bound, observations), ``inf`` last."""
-    _, text = http_get(port, "/metrics")
+def collector_seconds(text: str) -> float:
+    return sum(collector_figures(text)["seconds"])
+
+
+def histogram(text: str, name: str) -> list[tuple[float, float]]:
+    """A histogram's cumulative buckets: (upper bound, observations), ``inf`` last."""
     prefix = name + '_bucket{le="'
     return [
         (float(line[len(prefix) :].partition('"')[0]), float(line.rpartition(" ")[2]))
@@ -182,12 +188,13 @@ def histogram(port: int, name: str) -> list[tuple[float, float]]:
     ]
 
 
-def bucket_percentiles(
-    before: list[tuple[float, float]], after: list[tuple[float, float]]
-) -> dict[str, float]:
-    """p50/p95/p99 in ms of what a histogram observed between two readings, as the upper bound of the
-    bucket each falls in (``inf`` above the last bound)."""
-    counts = [(bound, a - b) for (bound, a), (_, b) in zip(after, before, strict=True)]
+def bucket_percentiles(before: str, after: str, name: str) -> dict[str, float]:
+    """p50/p95/p99 in ms of what a histogram observed between two readings of the metrics, as the upper
+    bound of the bucket each falls in (``inf`` above the last bound)."""
+    counts = [
+        (bound, a - b)
+        for (bound, a), (_, b) in zip(histogram(after, name), histogram(before, name), strict=True)
+    ]
     total = counts[-1][1] if counts else 0
     if not total:
         return {}
@@ -195,10 +202,6 @@ def bucket_percentiles(
         f"p{round(q * 100)}": next(bound for bound, count in counts if count >= q * total) * 1000
         for q in (0.5, 0.95, 0.99)
     }
-
-
-def collector_seconds(port: int) -> float:
-    return sum(collector_figures(port)["seconds"])
 
 
 @contextmanager
@@ -369,11 +372,12 @@ class Ingest:
     publishing_since: float
     rate: float
 
-    def stored(self) -> float:
-        return metric(self.http_port, "fanet_frames_stored_total")
+    def stored(self, text: str | None = None) -> float:
+        """Frames stored, from ``text`` if the metrics were just read."""
+        return metric(scrape(self.http_port) if text is None else text, "fanet_frames_stored_total")
 
-    def behind_s(self) -> float:
-        return ((now() - self.publishing_since) * self.rate - self.stored()) / self.rate
+    def behind_s(self, text: str | None = None) -> float:
+        return ((now() - self.publishing_since) * self.rate - self.stored(text)) / self.rate
 
 
 def measure_clients(
@@ -387,7 +391,7 @@ def measure_clients(
     """Connected clients: wait for them (and for the server to work off the backlog of frames that
     built up while they connected), sample RSS, count for ``args.duration`` s; returns the tallies."""
     started = now()
-    gc0 = collector_seconds(ingest.http_port) if ingest else math.nan
+    gc0 = collector_seconds(scrape(ingest.http_port)) if ingest else math.nan
     phase.clients_connected, phase.clients_failed, phase.first_error = clients.connected(args.connect_timeout)
     phase.connect_s = now() - started
     time.sleep(args.settle)
@@ -398,7 +402,7 @@ def measure_clients(
         f"server RSS {phase.rss_connected_mb:.0f} MB; counting for {args.duration} s")  # fmt: skip
     stored0 = stored1 = 0.0
     if ingest is not None:
-        phase.server_ws_clients = metric(ingest.http_port, "fanet_ws_clients")
+        phase.server_ws_clients = metric(scrape(ingest.http_port), "fanet_ws_clients")
         phase.behind_after_connect_s = ingest.behind_s()
         waited = now()
         while ingest.behind_s() > 1.0 and now() - waited < args.catch_up:
@@ -406,27 +410,22 @@ def measure_clients(
         phase.catch_up_s = now() - waited
         log(f"  ingest was {phase.behind_after_connect_s:.1f} s behind after the connections; "
             f"caught up in {phase.catch_up_s:.0f} s")  # fmt: skip
-        stored0 = ingest.stored()
-        phase.gc_after_connect = collector_figures(ingest.http_port)
+        before = scrape(ingest.http_port)
+        stored0 = ingest.stored(before)
+        phase.gc_after_connect = collector_figures(before)
         gc1 = sum(phase.gc_after_connect["seconds"])
         phase.gc_s["connect"] = gc1 - gc0
-    if ingest is not None:
-        waits0 = histogram(ingest.http_port, "fanet_ws_update_wait_seconds")
-        stores0 = histogram(ingest.http_port, "fanet_ingest_to_store_seconds")
     clients.send("start")
     cpu0, t0 = cpu_seconds(pid), now()
     time.sleep(args.duration)
     cpu1, t1 = cpu_seconds(pid), now()
     if ingest is not None:
-        phase.server_wait_ms = bucket_percentiles(
-            waits0, histogram(ingest.http_port, "fanet_ws_update_wait_seconds")
-        )
-        phase.ingest_to_store_ms = bucket_percentiles(
-            stores0, histogram(ingest.http_port, "fanet_ingest_to_store_seconds")
-        )
-        stored1 = ingest.stored()
-        phase.behind_at_end_s = ingest.behind_s()
-        phase.gc_s["window"] = collector_seconds(ingest.http_port) - gc1
+        after = scrape(ingest.http_port)
+        phase.server_wait_ms = bucket_percentiles(before, after, "fanet_ws_update_wait_seconds")
+        phase.ingest_to_store_ms = bucket_percentiles(before, after, "fanet_ingest_to_store_seconds")
+        stored1 = ingest.stored(after)
+        phase.behind_at_end_s = ingest.behind_s(after)
+        phase.gc_s["window"] = collector_seconds(after) - gc1
         log(f"  cyclic collector: {phase.gc_s['connect']:.1f} s while connecting, "
             f"{phase.gc_s['window'] / (now() - t0):.1%} of the window")  # fmt: skip
     tallies = clients.tallies()
@@ -493,9 +492,9 @@ def fanet_phase(args: argparse.Namespace, layout: Layout, regions: list[tuple[fl
             )
             ingest = Ingest(http_port, publisher.started, args.rate)
             stored = ingest.stored()
-            gc_idle = collector_seconds(http_port)
+            gc_idle = collector_seconds(scrape(http_port))
             phase.idle_cpu_per_s = idle_cpu(server.pid, args.idle_s)
-            phase.gc_s["idle"] = collector_seconds(http_port) - gc_idle
+            phase.gc_s["idle"] = collector_seconds(scrape(http_port)) - gc_idle
             phase.idle_cpu_per_frame_us = (
                 phase.idle_cpu_per_s * args.idle_s / max(ingest.stored() - stored, 1) * 1e6
             )
@@ -508,7 +507,7 @@ def fanet_phase(args: argparse.Namespace, layout: Layout, regions: list[tuple[fl
             urls = [updates_url(url, lat, lon, radius) for lat, lon, radius in regions]
             clients = Clients("fanet", urls, args.per_process, args.probe_every, args.ramp)
             tallies = measure_clients(phase, server.pid, clients, args, idle_rss, ingest)
-            phase.server_frames_stored = metric(http_port, "fanet_frames_stored_total")
+            phase.server_frames_stored = metric(scrape(http_port), "fanet_frames_stored_total")
         finally:
             if clients is not None:
                 clients.close()
