@@ -393,6 +393,29 @@ async def test_trim_tracks_drops_old_points_and_counts_them(store: Store) -> Non
     assert await store.track(2, 0) == [point(T0 + 200)]
 
 
+async def test_trimming_many_tracks_lets_other_tasks_run(store: Store) -> None:
+    """Trimming is upkeep beside live traffic: it must not hold the event loop for all tracks at once."""
+    pilots = 2_000
+    await store.apply(ApplyBatch(track_points=tuple((addr, point(T0)) for addr in range(1, pilots + 1))))
+    turns = 0
+    trimmed = trio.Event()
+
+    async def other_task() -> None:
+        nonlocal turns
+        while not trimmed.is_set():
+            await trio.lowlevel.checkpoint()
+            turns += 1
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other_task)
+        await trio.lowlevel.checkpoint()
+        turns = 0
+        assert await store.trim_tracks(T0 + 1) == pilots
+        trimmed.set()
+    assert turns >= 3
+    assert await store.track(pilots, 0) == []
+
+
 # --- the change stream ----------------------------------------------------------------------------
 
 
