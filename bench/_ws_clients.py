@@ -8,13 +8,15 @@ its connections and returns.
 Two kinds of server: ``fanet`` (the live-updates protocol: frames are ``ServerMessage``s, each decoded
 with the upb backend to count updates; a *probe* connection also decodes the Pilots and notes, per pilot
 update, the report key of :mod:`bench._ws_traffic` and when it arrived) and ``bare`` (the baseline
-broadcast server of :mod:`bench._ws_bare`: each message starts with its CLOCK_MONOTONIC send time, so every
-connection measures the delay itself).
+broadcast server of :mod:`bench._ws_bare`: each message starts with its CLOCK_MONOTONIC send time, so a
+probe connection measures the delay itself). A process holds either probes or load, never both: probes
+then measure the delay without waiting behind thousands of other connections in their own event loop.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import struct
 import time
@@ -120,7 +122,8 @@ async def _bare_connection(ws: WebSocketConnection, counter: _Counter, probe: bo
         assert isinstance(raw, bytes)
         tally.frames += 1
         tally.bytes += len(raw)
-        tally.delays_s.append(arrived - struct.unpack_from("d", raw)[0])
+        if probe:
+            tally.delays_s.append(arrived - struct.unpack_from("d", raw)[0])
 
 
 async def _until_closed(
@@ -162,13 +165,12 @@ async def _connection(
             ramp.release()
 
 
-async def _run(kind: str, urls: list[str], probe_every: int, ramp_size: int, control: Connection) -> None:
+async def _run(kind: str, urls: list[str], probe: bool, ramp_size: int, control: Connection) -> None:
     counter = _Counter(kind)
     ramp = trio.CapacityLimiter(ramp_size)
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
-        for i, url in enumerate(urls):
-            probe = probe_every > 0 and i % probe_every == 0
+        for url in urls:
             nursery.start_soon(_connection, url, counter, probe, ramp, stop)
         # Wait until every handshake finished (or failed) and let the first frames (Welcome, snapshot) pass;
         # connections still opening after ``CONNECT_DEADLINE_S`` are reported as pending, not waited for.
@@ -197,13 +199,18 @@ async def _run(kind: str, urls: list[str], probe_every: int, ramp_size: int, con
         stop.set()
 
 
-def client_process(kind: str, urls: list[str], probe_every: int, ramp: int, control: Connection) -> None:
-    """The process's entry point (see the module docstring); ``probe_every``: every N-th connection is a
-    probe (fanet); 0: none."""
+def client_process(
+    kind: str, urls: list[str], probe: bool, ramp: int, nice: int, control: Connection
+) -> None:
+    """The process's entry point (see the module docstring): ``probe``: its connections are probes (they
+    measure the delay); ``nice``: added to the process's niceness (the load without the probes runs niced,
+    as if on machines of its own, so that it does not take the cores the server and the probes need)."""
     raise_open_files_limit()
+    if nice:
+        os.nice(nice)
     gc.set_threshold(20_000, 20, 20)  # as the servers do: the load generator should cost little
     try:
-        trio.run(_run, kind, urls, probe_every, ramp, control)
+        trio.run(_run, kind, urls, probe, ramp, control)
     except BaseException as error:
         control.send(("error", repr(error)))
         raise

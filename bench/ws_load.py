@@ -5,8 +5,13 @@ store: the fan-out is what is measured, and it does not read the store once a cl
 Traffic (``bench/_ws_traffic.py``): the bundled scenario (five flights over Alp Scheidegg, one ≈ 10 × 7 km
 *site*) copied to ``--sites`` tiles side by side, every pilot reporting every 5 s (FANET's air-tracking
 period), published by a separate process at ``--rate`` frames/s (QoS 1). Clients: ``--clients``
-trio-websocket connections in processes of ``--per-process`` each, centred uniformly over the sites'
-tiles with a radius uniform in ``--radius-km``; every ``--probe-every``-th connection decodes its Pilots.
+trio-websocket connections centred uniformly over the sites' tiles with a radius uniform in
+``--radius-km``. Every ``--probe-every``-th connection is a *probe*: it measures the delay (fanet: it
+decodes its Pilots). Probes run in processes of their own (``--probes-per-process``), the rest — the
+load — in processes of ``--per-process`` each, niced by ``--load-nice``: on this one machine the load
+generator needs about twice the server's CPU, and in the field the clients' work is done on their own
+devices; niced, it takes what the server and the probes leave, and the delay the probes see is the
+server's and the network's, not the wait for a turn on a core shared with thousands of other clients.
 
 Phases, one server process each, the same clients every time:
 
@@ -222,16 +227,24 @@ def bare_server(rate: float, size: int) -> Iterator[tuple[subprocess.Popen[bytes
 
 
 class Clients:
-    """The load generator: ``len(urls) / per_process`` processes running :func:`client_process`."""
+    """The client processes running :func:`client_process`: the probes, then the load (see the module
+    docstring)."""
 
-    def __init__(self, kind: str, urls: list[str], per_process: int, probe_every: int, ramp: int) -> None:
+    def __init__(self, kind: str, urls: list[str], args: argparse.Namespace) -> None:
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.processes = []
-        for start in range(0, len(urls), per_process):
+        every = args.probe_every
+        probes = [url for i, url in enumerate(urls) if every and i % every == 0]
+        load = [url for i, url in enumerate(urls) if not (every and i % every == 0)]
+        groups = [(probes[start : start + args.probes_per_process], True, 0)
+                  for start in range(0, len(probes), args.probes_per_process)]  # fmt: skip
+        groups += [(load[start : start + args.per_process], False, args.load_nice)
+                   for start in range(0, len(load), args.per_process)]  # fmt: skip
+        for group, probe, nice in groups:
             ours, theirs = context.Pipe()
             process = context.Process(target=client_process, daemon=True,
-                                      args=(kind, urls[start : start + per_process], probe_every, ramp, theirs))  # fmt: skip
+                                      args=(kind, group, probe, args.ramp, nice, theirs))  # fmt: skip
             process.start()
             self.pipes.append(ours)
             self.processes.append(process)
@@ -505,7 +518,7 @@ def fanet_phase(args: argparse.Namespace, layout: Layout, regions: list[tuple[fl
             )
             url = f"ws://127.0.0.1:{ws_port}"
             urls = [updates_url(url, lat, lon, radius) for lat, lon, radius in regions]
-            clients = Clients("fanet", urls, args.per_process, args.probe_every, args.ramp)
+            clients = Clients("fanet", urls, args)
             tallies = measure_clients(phase, server.pid, clients, args, idle_rss, ingest)
             phase.server_frames_stored = metric(scrape(http_port), "fanet_frames_stored_total")
         finally:
@@ -537,7 +550,7 @@ def bare_phase(args: argparse.Namespace, count: int, size: int) -> Phase:
         phase.idle_cpu_per_s = idle_cpu(server.pid, 2.0)
         idle_rss = rss_bytes(server.pid)
         phase.rss_idle_mb = idle_rss / 2**20
-        clients = Clients("bare", [f"ws://127.0.0.1:{port}/"] * count, args.per_process, 0, args.ramp)
+        clients = Clients("bare", [f"ws://127.0.0.1:{port}/"] * count, args)
         try:
             tallies = measure_clients(phase, server.pid, clients, args, idle_rss)
         finally:
@@ -704,9 +717,12 @@ def main() -> int:
     parser.add_argument("--intervals", type=lambda s: [float(x) for x in s.split(",")], default=[1.0, 0.0],
                         help="batch intervals to measure, comma-separated (1,0)")  # fmt: skip
     parser.add_argument("--per-process", type=int, default=2000, help="connections per client process (2000)")
-    parser.add_argument(
-        "--probe-every", type=int, default=10, help="every N-th client decodes its pilots (10)"
-    )
+    parser.add_argument("--probe-every", type=int, default=10,
+                        help="every N-th client is a probe: it measures the delay (fanet: decodes its pilots) (10)")  # fmt: skip
+    parser.add_argument("--probes-per-process", type=int, default=250,
+                        help="probe connections per client process, apart from the load (250)")  # fmt: skip
+    parser.add_argument("--load-nice", type=int, default=19,
+                        help="niceness added to the load processes (not the probes): as if on other machines (19)")  # fmt: skip
     parser.add_argument("--ramp", type=int, default=32, help="handshakes in flight per client process (32)")
     parser.add_argument("--idle-s", type=float, default=5.0, help="idle-server CPU sample, s (5)")
     parser.add_argument("--warmup", type=float, help="seconds of traffic before measuring (default: ≈ 28)")

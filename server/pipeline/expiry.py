@@ -11,6 +11,8 @@ The same sweep bounds the pipeline's memory: standings of addresses that left th
 it onto it, and names nobody has sent for ``name_memory_s``.
 """
 
+from collections.abc import Mapping
+
 from fanet.server.model import (
     Action,
     GroundObject,
@@ -44,17 +46,25 @@ def is_stale(obj: LiveObject, now: float, settings: PipelineSettings) -> bool:
     return isinstance(obj, Pilot) and now - obj.last_update > settings.pilot_stale_after_s
 
 
+def _silent_for(objects: Mapping[int, LiveObject], now: float, seconds: float) -> list[int]:
+    """The objects not heard from for more than ``seconds``: :func:`is_gone` for a kind with one time,
+    without two calls per object (the sweep of 10,000 pilots held the event loop 8 ms every 2 s)."""
+    return [addr for addr, obj in objects.items() if now - obj.last_update > seconds]
+
+
 def expire(world: World, now: float, settings: PipelineSettings) -> list[PendingChange]:
     """Remove what is gone at ``now`` and forget what nobody needs; returns the REMOVE changes."""
     changes: list[PendingChange] = []
     left: list[int] = []
-    tables: tuple[dict[int, Pilot] | dict[int, GroundObject] | dict[int, WeatherStation], ...] = (
-        world.pilots,
-        world.ground,
-        world.stations,
+    tables: tuple[
+        tuple[dict[int, Pilot] | dict[int, GroundObject] | dict[int, WeatherStation], list[int]], ...
+    ]
+    tables = (
+        (world.pilots, _silent_for(world.pilots, now, settings.pilot_gone_after_s)),
+        (world.ground, [addr for addr, obj in world.ground.items() if is_gone(obj, now, settings)]),
+        (world.stations, _silent_for(world.stations, now, settings.station_gone_after_s)),
     )
-    for objects in tables:
-        gone = [addr for addr, obj in objects.items() if is_gone(obj, now, settings)]
+    for objects, gone in tables:
         changes.extend(PendingChange(Action.REMOVE, objects.pop(addr), now) for addr in gone)
         left += gone
     thermals = world.thermals

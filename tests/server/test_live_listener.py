@@ -24,7 +24,7 @@ from fanet.proto import fanet_pb2 as pb
 from fanet.server.api.updates import PendingUpdate
 from fanet.server.live.client import ServerFrame, UpdateStream, open_updates, update_object, updates_of
 from fanet.server.live.hub import Hub
-from fanet.server.live.listener import UpdatesListener, serve_websockets
+from fanet.server.live.listener import FOLLOW_CHUNK, FOLLOW_STEPS, UpdatesListener, serve_websockets
 from fanet.server.live.outbox import Outbox
 from fanet.server.live.settings import LiveSettings
 from fanet.server.live.subscriber import Subscriber
@@ -162,6 +162,22 @@ async def test_updates_within_an_interval_arrive_as_one_batch_holding_the_newest
         updates = await next_updates(stream)
         assert [(a, s) for a, s, _ in updates] == [("ADD", 9), ("ADD", 10)]
         assert updates[0][2]["position"]["latitude"] == pytest.approx(46.004)
+
+
+@pytest.mark.parametrize("burst", [1, 40, FOLLOW_CHUNK * FOLLOW_STEPS + 7, 1000])
+async def test_a_burst_of_changes_reaches_the_client_whole_and_in_order(burst: int) -> None:
+    """The fan-out task routes and writes a chunk per step, in as many steps as the burst needs."""
+    store = MemoryStore()
+    async with serving(store) as (url, _), open_updates(url, *HERE, 50) as stream:
+        await next_of(stream, "welcome")
+        await trio.sleep(0.1)
+        await put(
+            store, *(pilot(addr, 46.0 + addr * 1e-5) for addr in range(1, burst + 1)), action=Action.ADD
+        )
+        seen: list[tuple[str, int]] = []
+        while len(seen) < burst:
+            seen += addrs(await next_updates(stream))
+        assert seen == [("ADD", addr) for addr in range(1, burst + 1)]
 
 
 async def test_a_distress_call_goes_out_at_once_whatever_the_interval() -> None:
