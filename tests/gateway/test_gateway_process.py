@@ -404,11 +404,13 @@ async def test_unplugged_module_is_reopened_reinitialised_and_read_on(
         await replay.wait_for_log("device plugged in")
         # The module comes back: the gateway opens the device again, brings the module up, reads on.
         await gateway.wait_for_log("module ready", lambda line: line["timestamp"] > lost["timestamp"])
-        await replay.wait_for_log("capture finished; the module keeps answering")
-        await trio.sleep(0.3)  # the last lines are read before the device goes with the replay
+        finished = await replay.wait_for_log("capture finished; the module keeps answering")
+        # Every frame is read before the device goes with the replay (a fixed pause lost the race on a
+        # loaded machine): the capture is over, so what it sent is final.
+        await witness.wait(lambda w: len(w.on(topic)) >= finished["frames_sent"], timeout_s=10)
         assert replay.stop(signal.SIGTERM)[0] == 0
         sent = replay.events("replay finished")[-1]
-        await witness.wait(lambda w: len(w.on(topic)) >= sent["frames_sent"], timeout_s=10)
+        assert sent["frames_sent"] == finished["frames_sent"]
         assert gateway.stop(signal.SIGTERM)[0] == 0
     assert sent["frames_unheard"] > 0  # frames were due while it was unplugged (the module lost them)
     raws = [frame.raw for frame in delivered(witness.on(topic), station)]
