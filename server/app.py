@@ -28,6 +28,7 @@ from fanet.server.ingest import Arrivals, MqttIngest
 from fanet.server.live.hub import Hub
 from fanet.server.live.listener import serve_websockets
 from fanet.server.local import read_serial, replay_capture
+from fanet.server.metrics import watch_loop_lag
 from fanet.server.model import Kind
 from fanet.server.processing import WriteBatch, run_pipeline
 from fanet.server.rest import IngestBusy, PostedPosition, register_rest
@@ -73,6 +74,7 @@ async def run_server(
         state.http_port = await _start(services, "http", serve_http, app, config.listen, config.rest)
         _spawn(services, "store-probe", probe_store, state.store, state.readiness,
                lambda: state.writer.stats.retrying)  # fmt: skip
+        _spawn(services, "loop-lag", watch_loop_lag, state.metrics.loop_lag_seconds.observe)
         with shutdown.cancels():
             await warm_start(state)
         if shutdown.requested.is_set():  # during the warm start: nothing was ingested yet

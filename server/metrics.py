@@ -4,13 +4,13 @@ The counters live where they are counted — the pipeline's ``PipelineStats``, e
 ``SourceStats``, the MQTT client's ``MqttStats``, the writer's ``WriterStats`` — as plain integers;
 :class:`_StateCollector` turns them into metric families when Prometheus scrapes, which costs nothing per
 frame. Only the per-batch distributions (store batch size, write latency, arrival-to-store latency) are
-real histograms, observed once per write.
+real histograms, observed once per write, and the event loop's lag (:func:`watch_loop_lag`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import trio
@@ -27,6 +27,19 @@ if TYPE_CHECKING:
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
 _SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+LOOP_LAG_INTERVAL_S = 0.1
+"""How often :func:`watch_loop_lag` looks (ten wake-ups a second: a few hundredths of a percent of a core)."""
+
+
+async def watch_loop_lag(observe: Callable[[float], object], interval_s: float = LOOP_LAG_INTERVAL_S) -> None:
+    """Until cancelled: sleep ``interval_s`` at a time and observe how late each wake-up came. A step that
+    holds the event loop (a long fan-out, a store scan, a collector pass) shows here as lag."""
+    while True:
+        due = trio.current_time() + interval_s
+        await trio.sleep_until(due)
+        observe(trio.current_time() - due)
 
 
 class ServerMetrics:
@@ -53,6 +66,13 @@ class ServerMetrics:
         self.ingest_seconds = Histogram(
             "fanet_ingest_to_store_seconds",
             "From a frame's arrival at the server to its batch being in the store (oldest frame of a batch).",
+            buckets=_SECONDS_BUCKETS,
+            registry=self.registry,
+        )
+        self.loop_lag_seconds = Histogram(
+            "fanet_event_loop_lag_seconds",
+            f"How late a task sleeping {LOOP_LAG_INTERVAL_S:g} s at a time wakes: how long the event loop "
+            "was busy with other steps (every frame, request and live update waits for them).",
             buckets=_SECONDS_BUCKETS,
             registry=self.registry,
         )
