@@ -15,6 +15,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 
 import trio
 
@@ -277,5 +278,10 @@ class MemoryStore:
         if sequence < first - 1:
             return None
         start = sequence + 1 - first
-        end = min(start + max(limit, 1), len(self._changes))
-        return [self._changes[i] for i in range(start, end)]
+        size = len(self._changes)
+        end = min(start + max(limit, 1), size)
+        # From the newest end: a deque's index walks its blocks from the nearer end, so indexing each item
+        # costs what the reader lags behind; this costs that once.
+        changes = list(islice(reversed(self._changes), size - end, size - start))
+        changes.reverse()
+        return changes
