@@ -363,6 +363,8 @@ class Phase:
     to its batch going to the socket — with interval 0, the server's share of the delay after ingest."""
     ingest_to_store_ms: dict[str, float] = field(default_factory=dict)
     """fanet: ``fanet_ingest_to_store_seconds`` in the window (bucket bounds): arrival to store."""
+    loop_lag_ms: dict[str, float] = field(default_factory=dict)
+    """fanet: ``fanet_event_loop_lag_seconds`` in the window (bucket bounds): how long steps held the loop."""
     gc_s: dict[str, float] = field(default_factory=dict)
     """fanet: seconds in the cyclic collector (``fanet_gc_seconds_total``) while idle, connecting and in the
     window."""
@@ -436,6 +438,7 @@ def measure_clients(
         after = scrape(ingest.http_port)
         phase.server_wait_ms = bucket_percentiles(before, after, "fanet_ws_update_wait_seconds")
         phase.ingest_to_store_ms = bucket_percentiles(before, after, "fanet_ingest_to_store_seconds")
+        phase.loop_lag_ms = bucket_percentiles(before, after, "fanet_event_loop_lag_seconds")
         stored1 = ingest.stored(after)
         phase.behind_at_end_s = ingest.behind_s(after)
         phase.gc_s["window"] = collector_seconds(after) - gc1
@@ -662,6 +665,7 @@ def print_table(report: dict[str, Any]) -> None:
             "server: arrival→store p50/p95/p99",
             lambda p: _bounds(p["ingest_to_store_ms"]),
         ),
+        ("server: loop lag p50/p95/p99", lambda p: _bounds(p["loop_lag_ms"])),
         ("delay samples (unmatched)", lambda p: f"{p['delay_samples']:,} ({p['unmatched_receipts']:,})"),
         (
             "age by timestamp p50 / p99",
