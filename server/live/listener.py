@@ -316,9 +316,7 @@ class UpdatesListener:
                     await self._rearm.wait()
             else:
                 await trio.lowlevel.checkpoint()
-            woken, self._woken = self._woken, []
-            for connection in woken:
-                connection.queued = False
+            woken = self._take_woken()
             rung = [alive for ref in alarms.pop_due(clock.now()) if (alive := ref()) is not None]
             step_ends = perf_counter() + WRITE_STEP_S
             for connection in itertools.chain(rung, woken):
@@ -327,13 +325,17 @@ class UpdatesListener:
                     await trio.lowlevel.checkpoint()
                     step_ends = perf_counter() + WRITE_STEP_S
 
-    def _write_woken(self) -> None:
-        """Write to the connections woken so far, now, in the calling task (the fan-out task, after a
-        chunk of changes: with interval 0 the frames go out without waiting for the writer task's turn)."""
+    def _take_woken(self) -> list[_Connection]:
+        """The connections woken since the last look (:meth:`look_at`), off the list."""
         woken, self._woken = self._woken, []
         for connection in woken:
             connection.queued = False
-        for connection in woken:
+        return woken
+
+    def _write_woken(self) -> None:
+        """Write to the connections woken so far, now, in the calling task (the fan-out task, after a
+        chunk of changes: with interval 0 the frames go out without waiting for the writer task's turn)."""
+        for connection in self._take_woken():
             self._write_safely(connection)
 
     def _write_safely(self, connection: _Connection) -> None:
