@@ -849,12 +849,19 @@ class Update(_message.Message):
     ACTION_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
+    MOTION_FIELD_NUMBER: _builtins.int
     type: Global___UpdateType.ValueType
     action: Global___Action.ValueType
     data: _builtins.bytes
     """the encoded Pilot, GroundObject, Thermal or Station, as `type` says"""
     sequence: _builtins.int
     """position in the server's change stream; increases with every change"""
+    @_builtins.property
+    def motion(self) -> Global___PilotMotion:
+        """Set instead of `data` on a pilot's ACTION_UPDATE, and only for a client that connected with
+        `compact=true`, when nothing but the pilot's motion changed since what the client last received.
+        """
+
     def __init__(
         self,
         *,
@@ -862,14 +869,67 @@ class Update(_message.Message):
         action: Global___Action.ValueType = ...,
         data: _builtins.bytes = ...,
         sequence: _builtins.int = ...,
+        motion: Global___PilotMotion | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["motion", b"motion"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "data", b"data", "sequence", b"sequence", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "data", b"data", "motion", b"motion", "sequence", b"sequence", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Update: _TypeAlias = Update  # noqa: Y015
+
+@_typing.final
+class PilotMotion(_message.Message):
+    """A pilot's new position and motion, in small whole units so that a compact update takes about 40 bytes
+    instead of 80. Everything else about the pilot (name, type, track_online, battery) is as the client last
+    received it; `altitude` is both Pilot.altitude and Pilot.position.altitude.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDR_FIELD_NUMBER: _builtins.int
+    LATITUDE_FIELD_NUMBER: _builtins.int
+    LONGITUDE_FIELD_NUMBER: _builtins.int
+    ALTITUDE_FIELD_NUMBER: _builtins.int
+    SPEED_FIELD_NUMBER: _builtins.int
+    CLIMB_FIELD_NUMBER: _builtins.int
+    COURSE_FIELD_NUMBER: _builtins.int
+    AGE_FIELD_NUMBER: _builtins.int
+    addr: _builtins.int
+    latitude: _builtins.int
+    """1e-5 degrees (1.1 m; FANET itself resolves 1.2 m)"""
+    longitude: _builtins.int
+    """1e-5 degrees"""
+    altitude: _builtins.int
+    """m"""
+    speed: _builtins.int
+    """0.1 km/h"""
+    climb: _builtins.int
+    """0.1 m/s"""
+    course: _builtins.int
+    """0.1 degrees"""
+    age: _builtins.int
+    """seconds: Pilot.last_update is the batch's timestamp minus age"""
+    def __init__(
+        self,
+        *,
+        addr: _builtins.int = ...,
+        latitude: _builtins.int = ...,
+        longitude: _builtins.int = ...,
+        altitude: _builtins.int = ...,
+        speed: _builtins.int = ...,
+        climb: _builtins.int = ...,
+        course: _builtins.int = ...,
+        age: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addr", b"addr", "age", b"age", "altitude", b"altitude", "climb", b"climb", "course", b"course", "latitude", b"latitude", "longitude", b"longitude", "speed", b"speed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PilotMotion: _TypeAlias = PilotMotion  # noqa: Y015
 
 @_typing.final
 class UpdateBatch(_message.Message):

@@ -62,6 +62,42 @@ def pilot_message(pilot: Pilot) -> pb.Pilot:
     )
 
 
+def pilot_motion(pilot: Pilot, timestamp_s: int) -> pb.PilotMotion:
+    """A compact update's ``PilotMotion``: the pilot's motion in whole small units, its time as an age
+    relative to the batch's ``timestamp_s``. It carries what :func:`pilot_message` says, rounded to the
+    units of the .proto (finer than FANET's own); :func:`pilot_at_rest` is what it leaves out."""
+    return pb.PilotMotion(
+        addr=pilot.addr,
+        latitude=round(pilot.lat * 1e5),
+        longitude=round(pilot.lon * 1e5),
+        altitude=pilot.altitude_m,
+        speed=round(pilot.speed_kmh * 10),
+        climb=round(pilot.climb_ms * 10),
+        course=round(pilot.heading_deg * 10) % 3600,
+        age=timestamp_s - int(pilot.last_update),
+    )
+
+
+def apply_motion(pilot: pb.Pilot, motion: pb.PilotMotion, timestamp_s: int) -> pb.Pilot:
+    """The client's side of a compact update: the ``pilot`` it has, moved as ``motion`` says (in a batch
+    stamped ``timestamp_s``); the inverse of :func:`pilot_motion`, to its units."""
+    moved = pb.Pilot()
+    moved.CopyFrom(pilot)
+    moved.position.latitude = motion.latitude / 1e5
+    moved.position.longitude = motion.longitude / 1e5
+    moved.position.altitude = moved.altitude = motion.altitude
+    moved.speed = motion.speed / 10
+    moved.climb = motion.climb / 10
+    moved.course = motion.course / 10
+    moved.last_update = timestamp_s - motion.age
+    return moved
+
+
+def pilot_at_rest(pilot: Pilot) -> tuple[object, ...]:
+    """What a ``PilotMotion`` leaves out, as the client sees it: a change that keeps this may go compact."""
+    return (pilot.name, pilot.aircraft_type, pilot.online, _whole(pilot.battery_pct))
+
+
 def ground_message(ground: GroundObject) -> pb.GroundObject:
     return pb.GroundObject(
         addr=ground.addr,

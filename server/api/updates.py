@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from fanet.proto import fanet_pb2 as pb
-from fanet.server.api.messages import UPDATE_TYPES, identity_message, object_message, to_dict
+from fanet.server.api.messages import UPDATE_TYPES, identity_message, object_message, pilot_motion, to_dict
 from fanet.server.api.wire import varint
-from fanet.server.model import Action, Kind, LiveObject
+from fanet.server.model import Action, Kind, LiveObject, Pilot
 
 MAX_BATCH_UPDATES = 100
 """The contract's bound on the updates in one ``UpdateBatch``."""
@@ -32,6 +32,7 @@ _TYPE_NAMES = {kind: pb.UpdateType.Name(value) for kind, value in UPDATE_TYPES.i
 _BATCH_UPDATE_TAG = b"\x0a"  # UpdateBatch.updates: field 1, length-delimited
 _BATCH_TIMESTAMP_TAG = b"\x10"  # UpdateBatch.timestamp: field 2, varint
 _SERVER_BATCH_TAG = b"\x12"  # ServerMessage.batch: field 2, length-delimited
+_SINT32_MIN, _SINT32_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass(eq=False, slots=True)
@@ -51,10 +52,16 @@ class PendingUpdate:
     urgent: bool = False
     owed_at: float = 0.0
     """When the hub owed it to its clients (unix seconds): where ``fanet_ws_update_wait_seconds`` starts."""
+    moving: bool = False
+    """A pilot's UPDATE that changed nothing but its motion for every client owed it: a client that asked
+    for compact updates gets a ``PilotMotion`` instead of the whole pilot (see :meth:`UpdateCodec.batch`)."""
     wire: bytes | None = None
     """The ``UpdateBatch.updates`` field (tag, length, ``Update``), once encoded."""
     text: str | None = None
     """The ``Update``'s JSON mirror, once encoded."""
+    motion: tuple[int, bytes] | None = None
+    """The compact ``UpdateBatch.updates`` field and the batch timestamp it was encoded for (the pilot's
+    time is an age relative to it)."""
 
 
 class UpdateCodec:
@@ -100,6 +107,21 @@ class UpdateCodec:
             update.wire = _BATCH_UPDATE_TAG + varint(len(encoded)) + encoded
         return update.wire
 
+    def motion_wire(self, update: PendingUpdate, timestamp_s: int) -> bytes:
+        """The compact form of a ``moving`` update, for a batch stamped ``timestamp_s``; the whole
+        update when the pilot's time is too far from the batch's for an age (a clock gone wrong)."""
+        found = update.motion
+        if found is None or found[0] != timestamp_s:
+            pilot = update.obj
+            assert isinstance(pilot, Pilot), "only a pilot's update is moving"
+            if not _SINT32_MIN <= timestamp_s - int(pilot.last_update) <= _SINT32_MAX:
+                return update.wire or self.wire(update)
+            encoded = pb.Update(
+                action=pb.ACTION_UPDATE, motion=pilot_motion(pilot, timestamp_s), sequence=update.sequence
+            ).SerializeToString()
+            found = update.motion = (timestamp_s, _BATCH_UPDATE_TAG + varint(len(encoded)) + encoded)
+        return found[1]
+
     def text(self, update: PendingUpdate) -> str:
         if update.text is None:
             update.text = (
@@ -108,14 +130,23 @@ class UpdateCodec:
             )
         return update.text
 
-    def batch(self, updates: list[PendingUpdate], timestamp_s: int, *, as_json: bool) -> bytes | str:
-        """One ``ServerMessage`` holding an ``UpdateBatch`` of these updates (at most 100), as a frame."""
+    def batch(
+        self, updates: list[PendingUpdate], timestamp_s: int, *, as_json: bool, compact: bool = False
+    ) -> bytes | str:
+        """One ``ServerMessage`` holding an ``UpdateBatch`` of these updates (at most 100), as a frame;
+        ``compact`` (protobuf only): ``moving`` updates as their ``PilotMotion``."""
         if len(updates) > MAX_BATCH_UPDATES:
             raise ValueError(f"a batch holds at most {MAX_BATCH_UPDATES} updates, not {len(updates)}")
         if as_json:
             body = ",".join([self.text(update) for update in updates])
             return f'{{"batch":{{"updates":[{body}],"timestamp":"{timestamp_s}"}}}}'
-        parts = [update.wire or self.wire(update) for update in updates]
+        if compact:
+            parts = [
+                self.motion_wire(update, timestamp_s) if update.moving else update.wire or self.wire(update)
+                for update in updates
+            ]
+        else:
+            parts = [update.wire or self.wire(update) for update in updates]
         if timestamp_s:
             if self._stamp[0] != timestamp_s:
                 self._stamp = (timestamp_s, _BATCH_TIMESTAMP_TAG + varint(timestamp_s))

@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from fanet.proto import fanet_pb2 as pb
-from fanet.server.api.messages import to_dict, to_json
+from fanet.server.api.messages import apply_motion, to_dict, to_json
 from fanet.server.live.listener import PATH
 
 ServerFrame = pb.ServerMessage | dict[str, Any]
@@ -32,12 +32,15 @@ def updates_url(
     as_json: bool = False,
     last_sequence: int = 0,
     token: str | None = None,
+    compact: bool = False,
 ) -> str:
     """The endpoint URL: ``base`` is ``ws://host:port`` (the path is added) or the endpoint itself."""
     url = urllib.parse.urlsplit(base)
     query: dict[str, str | float | int] = {"lat": lat, "lon": lon, "radius": radius_km}
     if as_json:
         query["format"] = "json"
+    if compact:
+        query["compact"] = "true"
     if last_sequence:
         query["last_sequence"] = last_sequence
     if token:
@@ -47,13 +50,18 @@ def updates_url(
 
 
 class UpdateStream:
-    """Frames from the server, decoded; Pings answered on the way."""
+    """Frames from the server, decoded; Pings answered on the way. Compact updates (``PilotMotion``) are
+    applied to the pilots received before them, so that every decoded update holds its whole object."""
 
-    def __init__(self, ws: WebSocketConnection, *, as_json: bool) -> None:
+    def __init__(self, ws: WebSocketConnection, *, as_json: bool, compact: bool = False) -> None:
         self.ws = ws
         self.as_json = as_json
+        self.compact = compact
         self.position = 0
         """The sequence to resume from: the highest one received (the Welcome's to begin with)."""
+        self.pilots: dict[int, pb.Pilot] = {}
+        """The pilots the client has, as a compact update needs them (kept when ``compact``). A stream
+        that resumes in a new process has none: a pilot it does not know holds what the motion says."""
 
     async def receive(self) -> ServerFrame:
         """The next frame; ``trio_websocket.ConnectionClosed`` (with the code) when the server closes."""
@@ -72,7 +80,33 @@ class UpdateStream:
         if isinstance(raw, str):
             decoded: dict[str, Any] = json.loads(raw)
             return decoded
-        return pb.ServerMessage.FromString(raw)
+        frame = pb.ServerMessage.FromString(raw)
+        if self.compact:
+            self._keep_pilots(frame)
+        return frame
+
+    def _keep_pilots(self, frame: pb.ServerMessage) -> None:
+        which = frame.WhichOneof("message")
+        if which == "batch":
+            for update in frame.batch.updates:
+                self._expand(update, frame.batch.timestamp)
+        elif which == "error" and frame.error.code == "resume_unavailable":
+            self.pilots.clear()  # a fresh snapshot follows
+
+    def _expand(self, update: pb.Update, timestamp_s: int) -> None:
+        if update.type != pb.UPDATE_TYPE_PILOT:
+            return
+        if update.HasField("motion"):
+            addr = update.motion.addr
+            known = self.pilots.get(addr) or pb.Pilot(addr=addr)
+            moved = self.pilots[addr] = apply_motion(known, update.motion, timestamp_s)
+            update.data = moved.SerializeToString()
+            update.ClearField("motion")
+        elif update.action == pb.ACTION_REMOVE:
+            self.pilots.pop(pb.Pilot.FromString(update.data).addr, None)
+        else:
+            pilot = pb.Pilot.FromString(update.data)
+            self.pilots[pilot.addr] = pilot
 
     async def send(self, message: pb.ClientMessage) -> None:
         if self.as_json:
@@ -132,11 +166,14 @@ async def open_updates(
     as_json: bool = False,
     last_sequence: int = 0,
     token: str | None = None,
+    compact: bool = False,
 ) -> AsyncIterator[UpdateStream]:
     """Connect to the live updates of a region (closing the connection when the block ends)."""
-    target = updates_url(url, lat, lon, radius_km, as_json=as_json, last_sequence=last_sequence, token=token)
+    target = updates_url(
+        url, lat, lon, radius_km, as_json=as_json, last_sequence=last_sequence, token=token, compact=compact
+    )
     async with open_websocket_url(target) as ws:
-        stream = UpdateStream(ws, as_json=as_json)
+        stream = UpdateStream(ws, as_json=as_json, compact=compact)
         stream.position = last_sequence
         yield stream
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from fanet.server.api import messages
+from fanet.server.api.messages import pilot_at_rest
 from fanet.server.api.updates import PendingUpdate, UpdateCodec
 from fanet.server.live.index import Index
 from fanet.server.live.outbox import ObjectId, OutboxFull
@@ -38,7 +39,7 @@ from fanet.server.live.region import Point, Region, cell_of
 from fanet.server.live.settings import LiveSettings
 from fanet.server.live.subscriber import CLOSE_GOING_AWAY, Subscriber
 from fanet.server.live.waits import Waits
-from fanet.server.model import Action, Change, LiveObject, key_of, kind_of
+from fanet.server.model import Action, Change, Kind, LiveObject, key_of, kind_of
 
 
 def _nothing(at: float) -> None:
@@ -85,6 +86,8 @@ class Hub:
         self._holders: Index[ObjectId] = Index()
         self._last_cells: dict[ObjectId, str] = {}
         """The cell of each object's last change (see :meth:`publish`)."""
+        self._at_rest: dict[str, tuple[object, ...]] = {}
+        """What a compact update leaves out of each pilot, as of its last change (see :meth:`_moving`)."""
         self._syncs: dict[Subscriber, Sync] = {}
         self._ready: list[Sync] = []
         self._recent: deque[Change] = deque()
@@ -98,18 +101,26 @@ class Hub:
             self._forget_sync(subscriber)
         self._recent.clear()
         self._last_cells.clear()
+        self._at_rest.clear()
         self.position = position
 
     # --- clients --------------------------------------------------------------------------------------
 
     def connect(
-        self, region: Region, *, as_json: bool, now: float, wakeup: Callable[[float], None] = _nothing
+        self,
+        region: Region,
+        *,
+        as_json: bool,
+        now: float,
+        compact: bool = False,
+        wakeup: Callable[[float], None] = _nothing,
     ) -> Subscriber:
         """A new client: its Welcome is queued; it gets changes once a sync has caught it up."""
         subscriber = Subscriber(
             self._next_ident,
             region,
             as_json=as_json,
+            compact=compact,
             now=now,
             settings=self.settings,
             codec=self.codec,
@@ -204,7 +215,7 @@ class Hub:
                 self._resolve_ready(now)
             if self._syncs:
                 self._recent.append(change)
-            variants = _Variants(change, now)
+            variants = _Variants(change, now, self._moving(change))
             obj = change.obj
             cell = cell_of(obj.lat, obj.lon)
             cells = self._cells
@@ -231,6 +242,19 @@ class Hub:
         if self._ready:
             self._resolve_ready(now)
         self._trim_recent()
+
+    def _moving(self, change: Change) -> bool:
+        """Whether a change to a pilot kept everything a compact update leaves out, since the change
+        before it (the first one the hub sees of a pilot is taken to have changed everything)."""
+        if change.kind is not Kind.PILOT:
+            return False
+        if change.action is Action.REMOVE:
+            self._at_rest.pop(change.key, None)
+            return False
+        rest = pilot_at_rest(change.obj)  # type: ignore[arg-type]  # a pilot's change holds a Pilot
+        before = self._at_rest.get(change.key)
+        self._at_rest[change.key] = rest
+        return change.action is Action.UPDATE and rest == before
 
     def _visit_all(self, subscribers: Iterable[Subscriber], variants: "_Variants", now: float) -> None:
         """The hot loop, over the clients filed under the cell of the change's position: each comes once
@@ -263,7 +287,7 @@ class Hub:
         subscriber: Subscriber,
         oid: ObjectId,
         action: Action,
-        make: Callable[[Action], PendingUpdate],
+        make: Callable[[Action, bool], PendingUpdate],
         now: float,
     ) -> None:
         """Owe ``subscriber`` an action; an ADD or REMOVE also changes what it has (an UPDATE is for an
@@ -324,14 +348,14 @@ class Hub:
     @staticmethod
     def _maker(
         oid: ObjectId, sync: Sync, obj: LiveObject | None, now: float
-    ) -> Callable[[Action], PendingUpdate]:
+    ) -> Callable[[Action, bool], PendingUpdate]:
         change = sync.last.get(oid)
         if change is not None:
             sequence, urgent, obj = change.sequence, change.urgent, change.obj
         else:
             sequence, urgent = sync.sequence, False
         kind, key = oid
-        return lambda action: PendingUpdate(kind, key, action, sequence, obj, urgent, now)
+        return lambda action, whole: PendingUpdate(kind, key, action, sequence, obj, urgent, now)
 
     def _forget_sync(self, subscriber: Subscriber) -> None:
         sync = self._syncs.pop(subscriber, None)
@@ -385,25 +409,30 @@ class Hub:
 
 
 class _Variants:
-    """One change's updates by action, made when a client first needs each (at most three)."""
+    """One change's updates by action, made when a client first needs each (at most three, and a whole
+    twin of a ``moving`` UPDATE for the clients owed it folded with one that was not)."""
 
-    __slots__ = ("change", "made", "now", "oid", "point")
+    __slots__ = ("change", "made", "moving", "now", "oid", "point")
 
-    def __init__(self, change: Change, now: float) -> None:
+    def __init__(self, change: Change, now: float, moving: bool = False) -> None:
         self.change = change
         self.now = now
+        self.moving = moving
+        """Whether an UPDATE of this change may go compact (see :attr:`PendingUpdate.moving`)."""
         self.oid: ObjectId = (change.kind, change.key)
-        self.made: dict[Action, PendingUpdate] = {}
+        self.made: dict[Action | None, PendingUpdate] = {}
         obj = change.obj
         self.point = None if change.action is Action.REMOVE else Point.at(obj.lat, obj.lon)
         """Where the object is after the change; ``None`` when it is gone (in no region)."""
 
-    def get(self, action: Action) -> PendingUpdate:
-        update = self.made.get(action)
+    def get(self, action: Action, whole: bool = False) -> PendingUpdate:
+        moving = self.moving and action is Action.UPDATE
+        slot: Action | None = None if moving and whole else action
+        update = self.made.get(slot)
         if update is None:
             change = self.change
             kind, key = self.oid
-            update = self.made[action] = PendingUpdate(
-                kind, key, action, change.sequence, change.obj, change.urgent, self.now
+            update = self.made[slot] = PendingUpdate(
+                kind, key, action, change.sequence, change.obj, change.urgent, self.now, moving and not whole
             )
         return update

@@ -82,6 +82,7 @@ class UpdatesRequest:
     as_json: bool
     last_sequence: int
     token: str | None
+    compact: bool = False
 
 
 class BadRequest(ValueError):
@@ -91,8 +92,9 @@ class BadRequest(ValueError):
 
 
 def parse_request(target: str) -> UpdatesRequest:
-    """``/ws/v1/updates?lat&lon&radius[&token][&format=json][&last_sequence]``, or :class:`BadRequest`
-    naming the parameter. ``last_sequence`` (our extension) resumes without racing the first snapshot."""
+    """``/ws/v1/updates?lat&lon&radius[&token][&format=json][&last_sequence][&compact=true]``, or
+    :class:`BadRequest` naming the parameter. ``last_sequence`` (our extension) resumes without racing the
+    first snapshot; ``compact`` (ours too) asks for a pilot's moves as ``PilotMotion``."""
     url = urllib.parse.urlsplit(target)
     if url.path != PATH:
         raise BadRequest(404, "not_found", f"no WebSocket at {url.path}; updates are at {PATH}")
@@ -115,7 +117,17 @@ def parse_request(target: str) -> UpdatesRequest:
     last = query.get("last_sequence", "0")
     if not last.isdigit():
         raise BadRequest(400, "invalid_parameter", f"last_sequence={last!r} is not a sequence number")
-    return UpdatesRequest(region, fmt == "json", int(last), query.get("token"))
+    compact = query.get("compact", "false")
+    if compact not in _FLAGS:
+        raise BadRequest(400, "invalid_parameter", f"compact={compact!r}: use true or false")
+    if _FLAGS[compact] and fmt == "json":
+        raise BadRequest(
+            400, "invalid_parameter", "compact=true is for protobuf: the JSON mirror has no compact form"
+        )
+    return UpdatesRequest(region, fmt == "json", int(last), query.get("token"), _FLAGS[compact])
+
+
+_FLAGS = {"true": True, "1": True, "false": False, "0": False}
 
 
 async def serve_websockets(
@@ -453,7 +465,11 @@ class UpdatesListener:
         ws = await request.accept()
         connection = _Connection(ws, stream, self)
         subscriber = self.hub.connect(
-            wanted.region, as_json=wanted.as_json, now=self.clock.now(), wakeup=connection.wake
+            wanted.region,
+            as_json=wanted.as_json,
+            compact=wanted.compact,
+            now=self.clock.now(),
+            wakeup=connection.wake,
         )
         connection.subscriber = subscriber
         self._connections.add(connection)

@@ -54,16 +54,19 @@ class Outbox:
         self._owed: dict[ObjectId, PendingUpdate] = {}
 
     def owe(
-        self, oid: ObjectId, action: Action, make: Callable[[Action], PendingUpdate], now: float
+        self, oid: ObjectId, action: Action, make: Callable[[Action, bool], PendingUpdate], now: float
     ) -> float | None:
         """Owe the client ``action`` for an object: folded with what it is owed already
         (:func:`compose`), the update made by ``make`` for the folded action and put last, or nothing
-        left owed when they cancel out. Returns when the batch is due if that became earlier than
+        left owed when they cancel out. ``make``'s second argument says the update must be whole: it
+        folds one that was (a pilot's name may have changed in it), so a compact ``PilotMotion`` would
+        not do (see :attr:`PendingUpdate.moving`). Returns when the batch is due if that became earlier than
         before (the sender must be told), else ``None``; raises :class:`OutboxFull` when a new object
         takes the outbox over its limit. The fan-out's one call per delivery, hence one dictionary
         lookup."""
         owed = self._owed
         earlier = owed.pop(oid, None)
+        whole = False
         if earlier is not None:
             folded = compose(earlier.action, action)
             if folded is None:
@@ -72,10 +75,11 @@ class Outbox:
                     self.due_at = None
                 return None
             action = folded
+            whole = not earlier.moving
         elif len(owed) >= self.limit:
-            owed[oid] = make(action)
+            owed[oid] = make(action, False)
             raise OutboxFull(f"{len(owed)} objects owed")
-        update = owed[oid] = make(action)
+        update = owed[oid] = make(action, whole)
         if update.urgent:
             return self._due_by(now)
         if self.due_at is None:  # a batch already due is due no later than the next slot

@@ -70,6 +70,7 @@ class Subscriber:
         "as_json",
         "caught_up",
         "closing",
+        "compact",
         "has",
         "ident",
         "outbox",
@@ -86,6 +87,7 @@ class Subscriber:
         as_json: bool,
         now: float,
         settings: LiveSettings,
+        compact: bool = False,
         codec: UpdateCodec,
         waits: Waits | None = None,
         wakeup: Callable[[float], None] = lambda at: None,
@@ -93,6 +95,8 @@ class Subscriber:
         self.ident = ident
         self.region = region
         self.as_json = as_json
+        self.compact = compact
+        """Whether a pilot's UPDATE that only moved it goes as a ``PilotMotion`` (``compact=true``)."""
         self.state = "waiting"
         self.caught_up = False
         """Whether a sync has completed: from then on the hub knows exactly what the client has."""
@@ -198,7 +202,7 @@ class Subscriber:
         if updates:
             if self._waits is not None:
                 self._waits.observe(now - updates[0].owed_at)  # the first in the outbox, owed longest
-            return self._codec.batch(updates, int(now), as_json=self.as_json)
+            return self._codec.batch(updates, int(now), as_json=self.as_json, compact=self.compact)
         return None
 
     def wake_at(self) -> float:

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     help="Radius, km (1..200, as the contract says).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Ask for JSON frames and print them as received.")
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="Ask for compact pilot updates (PilotMotion, about half the bytes); printed whole all the same.",
+)
 @click.option("--resume", type=click.IntRange(min=0), default=0, help="Resume after this sequence.")
 @click.option("--token", help="Bearer token, if the server wants one.")
 @click.option("--count", type=click.IntRange(min=1), help="Exit after this many updates.")
@@ -42,15 +47,18 @@ def watch(
     lon: float,
     radius: float,
     as_json: bool,
+    compact: bool,
     resume: int,
     token: str | None,
     count: int | None,
 ) -> None:
     """Print the live updates of the region around LAT/LON as they come."""
+    if compact and as_json:
+        raise click.UsageError("--compact is for protobuf frames: the JSON mirror has no compact form")
     import trio  # noqa: PLC0415  (server extra)
 
     try:
-        code = trio.run(_watch, url, lat, lon, radius, as_json, resume, token, count, sys.stdout)
+        code = trio.run(_watch, url, lat, lon, radius, as_json, compact, resume, token, count, sys.stdout)
     except KeyboardInterrupt:
         code = 0
     sys.exit(code)
@@ -62,6 +70,7 @@ async def _watch(
     lon: float,
     radius: float,
     as_json: bool,
+    compact: bool,
     resume: int,
     token: str | None,
     count: int | None,
@@ -74,7 +83,7 @@ async def _watch(
     stream: UpdateStream | None = None
     try:
         async with open_updates(
-            url, lat, lon, radius, as_json=as_json, last_sequence=resume, token=token
+            url, lat, lon, radius, as_json=as_json, last_sequence=resume, token=token, compact=compact
         ) as stream:
             seen = 0
             while count is None or seen < count:

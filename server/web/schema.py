@@ -25,6 +25,7 @@ _TYPE_NAMES = {
     FieldDescriptor.TYPE_INT64: "int64",
     FieldDescriptor.TYPE_UINT64: "uint64",
     FieldDescriptor.TYPE_INT32: "int32",
+    FieldDescriptor.TYPE_SINT32: "sint32",
     FieldDescriptor.TYPE_UINT32: "uint32",
     FieldDescriptor.TYPE_BOOL: "bool",
     FieldDescriptor.TYPE_STRING: "string",
@@ -32,7 +33,7 @@ _TYPE_NAMES = {
     FieldDescriptor.TYPE_MESSAGE: "message",
     FieldDescriptor.TYPE_ENUM: "enum",
 }
-"""The field types the codec implements; a schema using another (sint32, fixed64 …) fails to generate."""
+"""The field types the codec implements; a schema using another (sint64, fixed64 …) fails to generate."""
 
 
 def schema_module(file: FileDescriptor = pb.DESCRIPTOR) -> str:

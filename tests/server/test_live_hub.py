@@ -2,6 +2,7 @@
 resubscription and resume — checked against a model of what the client should end up seeing."""
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from fanet.proto import AircraftType, GroundType
 from fanet.proto import fanet_pb2 as pb
+from fanet.server.api.messages import apply_motion
 from fanet.server.api.updates import MAX_BATCH_UPDATES
 from fanet.server.live.hub import Hub
 from fanet.server.live.outbox import compose
@@ -48,6 +50,9 @@ class World:
     def move(self, addr: int, lat: float, lon: float, *, urgent: bool = False) -> Change:
         action = Action.UPDATE if addr in self.objects else Action.ADD
         obj = pilot(addr, lat, lon, T0 + self.sequence)
+        before = self.objects.get(addr)
+        if isinstance(before, Pilot):  # a move keeps the name
+            obj = replace(obj, name=before.name)
         self.objects[addr] = obj
         return self._log(action, obj, urgent)
 
@@ -79,6 +84,9 @@ class Client:
         self.updates: list[pb.Update] = []
         self.messages: list[pb.ServerMessage] = []
         self.closed: Close | None = None
+        self.pilots: dict[int, pb.Pilot] = {}
+        self.motions = 0
+        """Compact updates received."""
 
     def drain(self, subscriber: Subscriber, now: float, *, lenient: bool = False) -> list[pb.Update]:
         """Everything the subscriber sends at ``now``; ``lenient`` allows what a resumed client may get
@@ -99,13 +107,18 @@ class Client:
             assert 0 < len(batch) <= MAX_BATCH_UPDATES
             assert [u.sequence for u in batch] == sorted(u.sequence for u in batch)
             for update in batch:
-                self.apply(update, lenient=lenient)
+                self.apply(update, lenient=lenient, timestamp_s=message.batch.timestamp)
             got.extend(batch)
         self.updates.extend(got)
         return got
 
-    def apply(self, update: pb.Update, *, lenient: bool) -> None:
-        obj = pb.Pilot.FromString(update.data)
+    def apply(self, update: pb.Update, *, lenient: bool, timestamp_s: int = 0) -> None:
+        if update.HasField("motion"):  # a compact update: only for a pilot the client has
+            assert update.action == pb.ACTION_UPDATE and not update.data
+            obj = apply_motion(self.pilots[update.motion.addr], update.motion, timestamp_s)
+            self.motions += 1
+        else:
+            obj = pb.Pilot.FromString(update.data)
         known = obj.addr in self.view
         if update.action == pb.ACTION_ADD:
             assert not known, f"ADD for {obj.addr}, which the client has"
@@ -113,8 +126,30 @@ class Client:
             assert known, f"{pb.Action.Name(update.action)} for {obj.addr}, which the client does not have"
         if update.action == pb.ACTION_REMOVE:
             self.view.pop(obj.addr, None)
+            self.pilots.pop(obj.addr, None)
         else:
             self.view[obj.addr] = (obj.position.latitude, obj.position.longitude)
+            self.pilots[obj.addr] = obj
+
+    def seen(self) -> dict[int, tuple[object, ...]]:
+        """The pilots the client has, in a compact update's units (what both forms must agree on)."""
+        return {
+            addr: (
+                p.name,
+                p.type,
+                p.track_online,
+                p.battery,
+                round(p.position.latitude * 1e5),
+                round(p.position.longitude * 1e5),
+                p.altitude,
+                p.position.altitude,
+                round(p.speed * 10),
+                round(p.climb * 10),
+                round(p.course * 10) % 3600,
+                p.last_update,
+            )
+            for addr, p in self.pilots.items()
+        }
 
 
 def live_hub(
@@ -544,3 +579,77 @@ def test_kinds_route_alike() -> None:
     [update] = Client().drain(subscriber, T0, lenient=True)
     assert update.type == pb.UPDATE_TYPE_GROUND_OBJECT
     assert (Kind.GROUND, "5") in subscriber.has
+
+
+# --- compact updates ------------------------------------------------------------------------------
+
+
+def two_clients(world: World, interval_s: float) -> tuple[Hub, Subscriber, Subscriber]:
+    """One hub, and a client of each form on the same region: whole updates, and compact ones."""
+    hub = Hub(LiveSettings(batch_interval_s=interval_s, stagger_batches=False, freeze_gc=False))
+    hub.start(world.sequence)
+    whole, compact = (hub.connect(REGION, as_json=False, compact=c, now=T0) for c in (False, True))
+    for subscriber in (whole, compact):
+        sync = hub.begin_sync(subscriber, REGION, 0, respond=False)
+        hub.finish_sync(sync, list(world.objects.values()), world.sequence, T0)
+    return hub, whole, compact
+
+
+def rename(world: World, addr: int, name: str) -> Change:
+    obj = world.objects[addr]
+    assert isinstance(obj, Pilot)
+    return world.put(replace(obj, name=name, last_update=T0 + world.sequence))
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("move"), st.integers(1, 4), zones),
+            st.tuples(st.just("rename"), st.integers(1, 4), st.sampled_from(["Ana", "Bea", ""])),
+            st.tuples(st.just("remove"), st.integers(1, 4), st.none()),
+            st.tuples(st.just("flush"), st.floats(0, 1.5), st.none()),
+        ),
+        max_size=50,
+    ),
+    st.sampled_from([0.0, 1.0]),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_compact_client_ends_with_the_same_pilots_as_a_whole_one(
+    ops: list[tuple[str, int | float, object]], interval_s: float
+) -> None:
+    """Moves, renames (which a PilotMotion cannot carry) and removals, folded within an interval or not:
+    after every batch the compact client holds what the whole one does, to the compact units."""
+    world = World()
+    hub, whole, compact = two_clients(world, interval_s)
+    clients = (Client(), Client())
+    now = T0
+    for op, arg, what in ops:
+        if op == "rename" and arg in world.objects:
+            hub.publish([rename(world, int(arg), str(what))], now)
+        elif op != "rename":
+            now = run_steps(world, hub, [(op, arg, what)], now)
+        for client, subscriber in zip(clients, (whole, compact), strict=True):
+            client.drain(subscriber, now)
+        assert clients[0].seen() == clients[1].seen()
+    assert clients[0].motions == 0
+
+
+def test_a_move_goes_compact_and_a_rename_folded_into_it_goes_whole() -> None:
+    world = World()
+    world.move(1, *INSIDE[0])
+    hub, _, compact = two_clients(world, interval_s=1.0)
+    client = Client()
+    client.drain(compact, T0 + 1)
+    hub.publish([world.move(1, *INSIDE[1])], T0 + 1.2)
+    [first] = client.drain(compact, T0 + 2)
+    assert not first.HasField("motion")  # the first change the hub sees of a pilot: it cannot tell
+    hub.publish([world.move(1, *INSIDE[0])], T0 + 2.2)
+    [moved] = client.drain(compact, T0 + 3)
+    assert moved.HasField("motion") and not moved.data and client.motions == 1
+    hub.publish([rename(world, 1, "Ana")], T0 + 3.2)
+    hub.publish([world.move(1, *INSIDE[2])], T0 + 3.4)  # only moved, but folded into the rename
+    [folded] = client.drain(compact, T0 + 4)
+    assert not folded.HasField("motion") and pb.Pilot.FromString(folded.data).name == "Ana"
+    hub.publish([world.move(1, *INSIDE[3])], T0 + 4.2)
+    [after] = client.drain(compact, T0 + 5)
+    assert after.HasField("motion") and client.pilots[1].name == "Ana"

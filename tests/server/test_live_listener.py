@@ -193,6 +193,32 @@ async def test_a_distress_call_goes_out_at_once_whatever_the_interval() -> None:
         assert trio.current_time() - started < 0.5
 
 
+async def test_a_compact_client_gets_moves_as_motion_and_sees_what_a_whole_client_sees() -> None:
+    store = MemoryStore()
+    await put(store, pilot(1, name="Ana"), action=Action.ADD)
+    async with (
+        serving(store) as (url, _),
+        open_updates(url, *HERE, 50) as whole,
+        open_updates(url, *HERE, 50, compact=True) as compact,
+    ):
+        for stream in (whole, compact):
+            assert addrs(await next_updates(stream)) == [("ADD", 1)]
+        raws: list[bytes] = []
+        for step in range(1, 4):
+            await put(store, pilot(1, 46.0 + step * 0.01, 8.0, name="Ana"))
+            [(_, _, seen)] = await next_updates(whole)
+            with trio.fail_after(2):
+                while not updates_of(frame := (raw_frame := await compact.receive_raw())[1]):
+                    pass
+            raws.append(cast(bytes, raw_frame[0]))
+            [update] = updates_of(frame)
+            assert update_object(update) == seen  # expanded by the client to the whole pilot
+        sent = [pb.ServerMessage.FromString(raw).batch.updates[0] for raw in raws]
+        # The hub's first change of the pilot goes whole (it cannot tell what changed), the rest compact.
+        assert [u.HasField("motion") for u in sent] == [False, True, True]
+        assert sent[2].ByteSize() <= sent[0].ByteSize() - 25
+
+
 async def test_json_mode_speaks_the_json_mirror_both_ways() -> None:
     store = MemoryStore()
     await put(store, pilot(1, name="Ana"), action=Action.ADD)
@@ -224,7 +250,13 @@ async def test_bad_messages_get_errors_and_then_a_policy_close() -> None:
 
 @pytest.mark.parametrize(
     ("query", "status"),
-    [("/ws/v1/updates?lat=46&lon=8", 400), ("/ws/v1/updates?lat=46&lon=8&radius=900", 400), ("/other", 404)],
+    [
+        ("/ws/v1/updates?lat=46&lon=8", 400),
+        ("/ws/v1/updates?lat=46&lon=8&radius=900", 400),
+        ("/ws/v1/updates?lat=46&lon=8&radius=9&compact=maybe", 400),
+        ("/ws/v1/updates?lat=46&lon=8&radius=9&compact=true&format=json", 400),
+        ("/other", 404),
+    ],
 )
 async def test_a_bad_url_is_rejected_with_a_json_error(query: str, status: int) -> None:
     async with serving(MemoryStore()) as (url, _):

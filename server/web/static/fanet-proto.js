@@ -21,7 +21,7 @@ import { ENUMS, MESSAGES } from "./fanet-schema.js";
 const TWO_32 = 4294967296;
 const textDecoder = new TextDecoder("utf-8");
 const textEncoder = new TextEncoder();
-const VARINT_TYPES = new Set(["int32", "int64", "uint32", "uint64", "bool", "enum"]);
+const VARINT_TYPES = new Set(["int32", "sint32", "int64", "uint32", "uint64", "bool", "enum"]);
 const ENUM_NUMBERS = Object.fromEntries(
   Object.entries(ENUMS).map(([name, values]) => [
     name,
@@ -132,6 +132,8 @@ function varintValue(type, ref, lo, hi) {
       return lo | 0;
     case "uint32":
       return lo;
+    case "sint32":
+      return (lo >>> 1) ^ -(lo & 1); // zigzag
     case "int64":
       return signed64(lo, hi);
     case "uint64":
@@ -231,6 +233,7 @@ function fromJsonScalar(type, ref, value) {
     case "int64":
     case "uint64":
     case "int32":
+    case "sint32":
     case "uint32":
     case "double":
     case "float":
@@ -326,6 +329,9 @@ function writeValue(writer, type, ref, value) {
       return;
     case "enum":
       writer.number(enumNumber(ref, value));
+      return;
+    case "sint32":
+      writer.varint(((value << 1) ^ (value >> 31)) >>> 0); // zigzag
       return;
     case "string":
     case "bytes":

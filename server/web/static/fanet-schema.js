@@ -135,6 +135,17 @@ export const MESSAGES = {
     [2, "action", "enum", "Action", false, null],
     [3, "data", "bytes", null, false, null],
     [4, "sequence", "uint64", null, false, null],
+    [5, "motion", "message", "PilotMotion", false, null],
+  ],
+  PilotMotion: [
+    [1, "addr", "uint32", null, false, null],
+    [2, "latitude", "sint32", null, false, null],
+    [3, "longitude", "sint32", null, false, null],
+    [4, "altitude", "sint32", null, false, null],
+    [5, "speed", "uint32", null, false, null],
+    [6, "climb", "sint32", null, false, null],
+    [7, "course", "uint32", null, false, null],
+    [8, "age", "sint32", null, false, null],
   ],
   UpdateBatch: [
     [1, "updates", "message", "Update", true, null],
