@@ -59,7 +59,7 @@ class Tally:
     cpu_s: float = 0.0
     """This process's CPU while counting."""
     pilot_update_bytes: list[int] = field(default_factory=list)
-    """Size of a sample of pilot ``UpdateBatch.updates`` entries (tag, length, Update)."""
+    """Size of a sample of pilot UPDATEs as ``UpdateBatch.updates`` entries (tag, length, Update)."""
     receipts: list[tuple[int, float, float]] = field(default_factory=list)
     """fanet probes, per pilot update: (report key, arrival time, age by the report's own whole-second
     timestamp — a coarse check that the key matched the right report)."""
@@ -104,10 +104,16 @@ async def _fanet_connection(ws: WebSocketConnection, counter: _Counter, probe: b
         for update in updates:
             if update.type != PILOT or update.action == pb.ACTION_REMOVE:
                 continue
-            pilot = pb.Pilot.FromString(update.data)
-            key = key_of_pilot(pilot.addr, pilot.course, pilot.climb)
-            tally.receipts.append((key, arrived, time.time() - pilot.last_update))
-            if len(tally.pilot_update_bytes) < 2000:
+            if update.HasField("motion"):  # compact (see PilotMotion's units)
+                motion = update.motion
+                key = key_of_pilot(motion.addr, motion.course / 10, motion.climb / 10)
+                last_update = message.batch.timestamp - motion.age
+            else:
+                pilot = pb.Pilot.FromString(update.data)
+                key = key_of_pilot(pilot.addr, pilot.course, pilot.climb)
+                last_update = pilot.last_update
+            tally.receipts.append((key, arrived, time.time() - last_update))
+            if update.action == pb.ACTION_UPDATE and len(tally.pilot_update_bytes) < 2000:
                 size = update.ByteSize()
                 tally.pilot_update_bytes.append(1 + (1 if size < 128 else 2) + size)
 

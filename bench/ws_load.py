@@ -21,7 +21,8 @@ Phases, one server process each, the same clients every time:
    counted. Figures: clients connected, server RSS (VmRSS) and RSS per client (growth over the idle
    server), server CPU, **CPU per client batch** (the window's CPU less ingest's, divided by the frames
    clients received), delay from MQTT publish to client receipt (p50/p95/p99; a report is matched by the
-   address, heading and climb it carries), and bytes per pilot update on the wire.
+   address, heading and climb it carries), and bytes per pilot update on the wire. Clients ask for
+   compact updates (``compact=true``: a pilot's move as a ``PilotMotion``) unless ``--no-compact``.
 2. ``bare``: ``bench/_ws_bare.py``, a trio-websocket server that broadcasts ``--bare-rate`` messages/s
    to every client (the size of the interval-1 phase's mean batch): RSS per connection and CPU per
    message sent to one client — the baseline for the ratios.
@@ -491,7 +492,7 @@ def idle_cpu(pid: int, seconds: float) -> float:
 
 def fanet_phase(args: argparse.Namespace, layout: Layout, regions: list[tuple[float, float, float]],
                 interval_s: float, mqtt_url: str, log_dir: Path) -> Phase:  # fmt: skip
-    phase = Phase(f"fanet, interval {interval_s:g} s", len(regions))
+    phase = Phase(f"fanet, interval {interval_s:g} s{', compact' if args.compact else ''}", len(regions))
     log(f"\n--- {phase.name}: {len(regions):,} clients, {args.rate:,.0f} frames/s from {args.pilots:,} pilots "
         f"at {layout.sites:,} sites")  # fmt: skip
     prefix = f"bench-{uuid.uuid4().hex[:8]}/b"
@@ -520,7 +521,7 @@ def fanet_phase(args: argparse.Namespace, layout: Layout, regions: list[tuple[fl
                 f"  idle server (ingest only): {phase.idle_cpu_per_s:.0%} CPU, RSS {phase.rss_idle_mb:.0f} MB"
             )
             url = f"ws://127.0.0.1:{ws_port}"
-            urls = [updates_url(url, lat, lon, radius) for lat, lon, radius in regions]
+            urls = [updates_url(url, lat, lon, radius, compact=args.compact) for lat, lon, radius in regions]
             clients = Clients("fanet", urls, args)
             tallies = measure_clients(phase, server.pid, clients, args, idle_rss, ingest)
             phase.server_frames_stored = metric(scrape(http_port), "fanet_frames_stored_total")
@@ -654,7 +655,7 @@ def print_table(report: dict[str, Any]) -> None:
         ("bytes per frame", lambda p: f"{p['bytes_per_frame']:.0f}"),
         ("updates per frame", lambda p: _number(p["updates_per_frame"], "{:.1f}")),
         ("wire bytes per update", lambda p: _number(p["wire_bytes_per_update"], "{:.1f}")),
-        ("pilot Update entry bytes", lambda p: _number(p["pilot_update_bytes_median"], "{:.0f}")),
+        ("pilot UPDATE entry bytes", lambda p: _number(p["pilot_update_bytes_median"], "{:.0f}")),
         ("client CPU per frame", lambda p: f"{p['client_cpu_per_frame_us']:.0f} µs"),
         ("delay p50 / p95 / p99", lambda p: "{p50:.0f} / {p95:.0f} / {p99:.0f} ms".format(**p["delay_ms"])),
         (
@@ -674,9 +675,9 @@ def print_table(report: dict[str, Any]) -> None:
         ("publish rate", lambda p: f"{p['publish_rate']:,.0f}/s" if p["frames_published"] else "—"),
     ]
     width = 30
-    print(f"\n{'':<{width}}" + "".join(f"{p['name']:>28}" for p in phases))
+    print(f"\n{'':<{width}}" + "".join(f"{p['name']:>34}" for p in phases))
     for title, cell in rows:
-        print(f"{title:<{width}}" + "".join(f"{cell(p):>28}" for p in phases))
+        print(f"{title:<{width}}" + "".join(f"{cell(p):>34}" for p in phases))
     for name, ratio in report["ratios"].items():
         print(f"{name}: CPU per client batch ÷ bare per-client send = "
               f"{ratio['cpu_per_client_batch_to_bare_send']:.2f} (target ≤ 1); "
@@ -738,6 +739,8 @@ def main() -> int:
     parser.add_argument(
         "--bare-size", type=int, default=0, help="bare message bytes (default: mean fanet batch)"
     )
+    parser.add_argument("--compact", action=argparse.BooleanOptionalAction, default=True,
+                        help="clients ask for compact pilot updates (default: yes)")  # fmt: skip
     parser.add_argument("--mqtt", help="use this broker (default: start a mosquitto)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

@@ -69,6 +69,8 @@ def test_pilot_markers_move_as_the_replay_advances(map_page: MapPage) -> None:
     assert len(moved) >= 2, f"pilots that moved in 10 s: {moved}"
     for lat, lon in pilot_positions(map_page).values():
         assert 46.5 < float(lat) < 48.0 and 8.5 < float(lon) < 9.5  # over Alp Scheidegg
+    # The page asks for compact updates: moves arrive as PilotMotions (sint32 fields) and land right.
+    assert map_page.page.evaluate("() => window.fanetMap.client.compactUpdates") > 0
     updated_after = int(map_page.page.get_attribute("#status", "data-updated") or "0")
     assert updated_after > updated_before > 0
     assert abs(updated_after / 1000 - time.time()) < 30  # unix ms

@@ -20,6 +20,8 @@
  *      region changed while the connection was down, the client starts again from a snapshot.
  *   5. Messages are protobuf (decoded by fanet-proto.js); if one cannot be decoded the client switches
  *      to the JSON mirror (`format=json`) for good and reconnects. `format: "json"` uses JSON throughout.
+ *      With protobuf the client asks for compact pilot moves (`compact=true`, a PilotMotion applied to
+ *      the pilot it has: about half the bytes); `compact: false` asks for whole pilots.
  *
  * Objects are the API's messages (Pilot, GroundObject, Thermal, Station) in the JSON mirror's shape
  * (fanet-proto.js), plus `kind` ("pilot", "ground", "thermal", "station") and `key` (the address as six
@@ -120,6 +122,7 @@ export class FanetClient extends EventTarget {
    * @param {string} [options.apiBase] the REST prefix, "/api/v1"
    * @param {string} [options.websocketUrl] the live-updates URL; by default /api/v1/info's websocket_url
    * @param {"protobuf"|"json"} [options.format] the wire format to start with
+   * @param {boolean} [options.compact] ask for compact pilot moves (PilotMotion; protobuf only), default true
    */
   constructor(options = {}) {
     super();
@@ -127,6 +130,8 @@ export class FanetClient extends EventTarget {
     this.apiBase = options.apiBase ?? "/api/v1";
     this.websocketUrl = options.websocketUrl ?? null;
     this.format = options.format === "json" ? "json" : "protobuf";
+    this.compact = options.compact ?? true;
+    this.compactUpdates = 0; // PilotMotions applied
     this._fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this._WebSocket = options.WebSocket ?? globalThis.WebSocket;
     this._objects = new Map();
@@ -364,6 +369,7 @@ export class FanetClient extends EventTarget {
     url.searchParams.set("lon", lon);
     url.searchParams.set("radius", radiusKm);
     if (this.format === "json") url.searchParams.set("format", "json");
+    else if (this.compact) url.searchParams.set("compact", "true");
     if (this._sequence > 0) url.searchParams.set("last_sequence", this._sequence);
     this._connectedWith = this._sequence;
     let ws;
@@ -489,6 +495,22 @@ export class FanetClient extends EventTarget {
     return withIdentity(kind, message);
   }
 
+  /** A compact update: the pilot the client has, moved as the PilotMotion says (units in fanet.proto). */
+  _moved(motion, timestamp) {
+    const known = this._objects.get(`pilot:${formatAddress(motion.addr)}`);
+    const pilot = known ? { ...known } : this._objectOf("pilot", new Uint8Array(0));
+    pilot.addr = motion.addr;
+    const { latitude, longitude, altitude } = motion;
+    pilot.position = { latitude: latitude / 1e5, longitude: longitude / 1e5, altitude };
+    pilot.altitude = motion.altitude;
+    pilot.speed = motion.speed / 10;
+    pilot.climb = motion.climb / 10;
+    pilot.course = motion.course / 10;
+    pilot.last_update = timestamp - motion.age;
+    this.compactUpdates += 1;
+    return withIdentity("pilot", pilot);
+  }
+
   _onMessage(data) {
     this._lastHeard = Date.now();
     let message;
@@ -571,7 +593,9 @@ export class FanetClient extends EventTarget {
     for (const update of batch.updates) {
       const kind = KIND_OF_UPDATE[update.type];
       if (!kind) continue; // an update type newer than this client
-      const object = this._objectOf(kind, update.data);
+      const object = update.motion
+        ? this._moved(update.motion, batch.timestamp)
+        : this._objectOf(kind, update.data);
       const id = `${kind}:${object.key}`;
       const previous = this._objects.get(id);
       if (update.action === "ACTION_REMOVE") {
