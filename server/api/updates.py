@@ -7,6 +7,10 @@ memoises its framed ``Update``. A batch is then the concatenation of those frame
 tag and length in front (:meth:`UpdateCodec.batch`): no message objects per client, and nothing for the
 cyclic garbage collector (bytes and str are not tracked).
 
+A client that asked for compact updates gets a ``moving`` update (a pilot's UPDATE that changed
+nothing but its motion, as the hub decides) as a ``PilotMotion`` instead (:meth:`UpdateCodec.motion_wire`),
+memoised too, per batch timestamp, since the pilot's time goes as an age relative to it.
+
 The JSON mirror is built the same way from memoised fragments. Its ``Update.data`` is the object as JSON
 (``{"addr": 1117072, ...}``), not base64 of the protobuf bytes, so that a client without protobuf can
 read it; everything else is what ``json_format`` prints for the message.
