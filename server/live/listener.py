@@ -68,13 +68,24 @@ FOLLOW_CHUNK = 4
 clients with interval 0 ≈ 1–2 ms: a step of all of a store write's changes held ingest up for its whole
 fan-out)."""
 FOLLOW_STEPS = 16
-"""Steps at most for what the store hands the fan-out task at once. It gets one step per round of the event
-loop: a fixed chunk a step fell behind ingest for good when a connect storm made the rounds long
-(measured: 20 s behind), all at once in one step stalled everything for 100 ms. With 4 steps the chunks
-settled at ≈ 20 changes (5–10 ms a step, as long as the whole read took four rounds to route); with 16 the
-loop lag at 10,000 clients and interval 0 fell from p50/p95/p99 ≤ 5–10/25/50 ms to ≤ 2.5/10/25, the
-server's outbox wait from ≤ 5/10/25 to ≤ 1/5/10 and arrival→store from ≤ 50/100/100 to ≤ 25/50/100,
-at no more CPU (Trio instrument and ``bench/ws_load.py``)."""
+"""Steps at most for a read of the change stream that is caught up (at most ``FOLLOW_CHUNK`` ×
+``FOLLOW_STEPS`` changes). Measured at 10,000 clients with interval 0, against 16 changes in at most 4
+steps: loop lag p50/p95/p99 ≤ 5–10/25/50 ms → ≤ 2.5/10/25, the server's outbox wait ≤ 5/10/25 →
+≤ 1/5/10, arrival→store ≤ 50/100/100 → ≤ 25/50/100, at no more CPU (Trio instrument, ``bench/ws_load.py``)."""
+BEHIND_STEPS = 4
+"""Steps at most for a larger read: the task gets one step per round of the event loop, so the more steps
+a read takes, the further behind it falls when the rounds grow long. A fixed chunk a step fell 20 s behind
+in a connect storm; 16 steps fell 15 s behind in a run where the collector and a slow stretch of the
+machine lengthened the rounds; a whole read in one step stalled everything for 100 ms."""
+
+
+def follow_chunk(pending: int) -> int:
+    """How many of ``pending`` changes the fan-out task routes a step: small steps while it keeps up, at
+    most ``BEHIND_STEPS`` steps when it does not."""
+    if pending <= FOLLOW_CHUNK * FOLLOW_STEPS:
+        return FOLLOW_CHUNK
+    return -(-pending // BEHIND_STEPS)
+
 
 log = structlog.get_logger("fanet.live")
 
@@ -429,7 +440,7 @@ class UpdatesListener:
             backoff = 0.1
             # A step per chunk, so that the tasks upstream (ingest) need not wait for the whole fan-out; at
             # most four steps, so that when behind it still takes ever more per round of the event loop.
-            chunk = max(FOLLOW_CHUNK, -(-len(changes) // FOLLOW_STEPS))
+            chunk = follow_chunk(len(changes))
             for start in range(0, len(changes), chunk):
                 if start:
                     await trio.lowlevel.checkpoint()

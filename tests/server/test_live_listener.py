@@ -24,7 +24,14 @@ from fanet.proto import fanet_pb2 as pb
 from fanet.server.api.updates import PendingUpdate
 from fanet.server.live.client import ServerFrame, UpdateStream, open_updates, update_object, updates_of
 from fanet.server.live.hub import Hub
-from fanet.server.live.listener import FOLLOW_CHUNK, FOLLOW_STEPS, UpdatesListener, serve_websockets
+from fanet.server.live.listener import (
+    BEHIND_STEPS,
+    FOLLOW_CHUNK,
+    FOLLOW_STEPS,
+    UpdatesListener,
+    follow_chunk,
+    serve_websockets,
+)
 from fanet.server.live.outbox import Outbox
 from fanet.server.live.settings import LiveSettings
 from fanet.server.live.subscriber import Subscriber
@@ -162,6 +169,16 @@ async def test_updates_within_an_interval_arrive_as_one_batch_holding_the_newest
         updates = await next_updates(stream)
         assert [(a, s) for a, s, _ in updates] == [("ADD", 9), ("ADD", 10)]
         assert updates[0][2]["position"]["latitude"] == pytest.approx(46.004)
+
+
+@pytest.mark.parametrize("pending", [1, 3, 4, 5, 63, 64, 65, 200, 10_000])
+def test_the_fan_out_takes_small_steps_while_caught_up_and_few_when_behind(pending: int) -> None:
+    chunk = follow_chunk(pending)
+    steps = -(-pending // chunk)
+    if pending <= FOLLOW_CHUNK * FOLLOW_STEPS:
+        assert chunk == FOLLOW_CHUNK and steps <= FOLLOW_STEPS
+    else:
+        assert steps <= BEHIND_STEPS
 
 
 @pytest.mark.parametrize("burst", [1, 40, FOLLOW_CHUNK * FOLLOW_STEPS + 7, 1000])
