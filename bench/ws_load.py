@@ -366,6 +366,9 @@ class Phase:
     """fanet: ``fanet_ingest_to_store_seconds`` in the window (bucket bounds): arrival to store."""
     loop_lag_ms: dict[str, float] = field(default_factory=dict)
     """fanet: ``fanet_event_loop_lag_seconds`` in the window (bucket bounds): how long steps held the loop."""
+    fanout: dict[str, float] = field(default_factory=dict)
+    """fanet: the hub's routing in the window (``fanet_ws_fanout_*``): µs and candidates per change, deliveries
+    per change, and its share of the net CPU (what ``cpu_per_frame_us`` counts)."""
     gc_s: dict[str, float] = field(default_factory=dict)
     """fanet: seconds in the cyclic collector (``fanet_gc_seconds_total``) while idle, connecting and in the
     window."""
@@ -440,6 +443,7 @@ def measure_clients(
         phase.server_wait_ms = bucket_percentiles(before, after, "fanet_ws_update_wait_seconds")
         phase.ingest_to_store_ms = bucket_percentiles(before, after, "fanet_ingest_to_store_seconds")
         phase.loop_lag_ms = bucket_percentiles(before, after, "fanet_event_loop_lag_seconds")
+        phase.fanout = fanout_figures(before, after)
         stored1 = ingest.stored(after)
         phase.behind_at_end_s = ingest.behind_s(after)
         phase.gc_s["window"] = collector_seconds(after) - gc1
@@ -465,9 +469,26 @@ def measure_clients(
     net_cpu = phase.cpu_window_s - (ingest_cpu or phase.idle_cpu_per_s * phase.window_s)
     phase.cpu_per_frame_us = net_cpu / max(phase.frames, 1) * 1e6
     phase.gross_cpu_per_frame_us = phase.cpu_window_s / max(phase.frames, 1) * 1e6
+    if phase.fanout:
+        phase.fanout["share_of_net_cpu"] = phase.fanout.pop("seconds") / max(net_cpu, 1e-9)
     errors = [t.first_error for t in tallies if t.first_error]
     phase.first_error = phase.first_error or (errors[0] if errors else "")
     return tallies
+
+
+def fanout_figures(before: str, after: str) -> dict[str, float]:
+    """The hub's routing between two scrapes: per change routed, and its seconds (see ``Phase.fanout``)."""
+    delta = {
+        name: metric(after, f"fanet_ws_fanout_{name}_total") - metric(before, f"fanet_ws_fanout_{name}_total")
+        for name in ("changes", "candidates", "deliveries", "seconds")
+    }
+    changes = max(delta["changes"], 1)
+    return {
+        "us_per_change": delta["seconds"] / changes * 1e6,
+        "candidates_per_change": delta["candidates"] / changes,
+        "deliveries_per_change": delta["deliveries"] / changes,
+        "seconds": delta["seconds"],
+    }
 
 
 def wire_bytes_per_update(tallies: list[Tally]) -> float:
@@ -667,6 +688,7 @@ def print_table(report: dict[str, Any]) -> None:
             lambda p: _bounds(p["ingest_to_store_ms"]),
         ),
         ("server: loop lag p50/p95/p99", lambda p: _bounds(p["loop_lag_ms"])),
+        ("server: fan-out per change", lambda p: _fanout(p["fanout"])),
         ("delay samples (unmatched)", lambda p: f"{p['delay_samples']:,} ({p['unmatched_receipts']:,})"),
         (
             "age by timestamp p50 / p99",
@@ -692,6 +714,14 @@ def _bounds(found: dict[str, float]) -> str:
     if not found:
         return "—"
     return "≤ " + " / ".join(f"{found[key]:g}" for key in ("p50", "p95", "p99")) + " ms"
+
+
+def _fanout(found: dict[str, float]) -> str:
+    """µs, candidates → deliveries per change routed, and the share of the net CPU."""
+    if not found:
+        return "—"
+    return ("{us_per_change:.0f} µs, {candidates_per_change:.1f} → {deliveries_per_change:.1f}, "
+            "{share_of_net_cpu:.0%}").format(**found)  # fmt: skip
 
 
 def _number(value: float, form: str) -> str:

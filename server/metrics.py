@@ -207,6 +207,16 @@ class _StateCollector(Collector):
             )
             waits.add_metric([], hub.waits.cumulative(), hub.waits.total_s)
             yield waits
+            fanout = hub.stats
+            yield _counter("fanet_ws_fanout_changes", "Changes routed to WebSocket clients.", fanout.changes)
+            yield _counter("fanet_ws_fanout_candidates", "Clients looked at for a change (filed under the cells "
+                           "of its position; about twice the deliveries with tight covers).", fanout.candidates)  # fmt: skip
+            yield _counter(
+                "fanet_ws_fanout_deliveries", "Updates owed to WebSocket clients.", fanout.deliveries
+            )
+            yield _counter(
+                "fanet_ws_fanout_seconds", "Seconds spent routing changes to clients.", fanout.seconds
+            )
 
         client = state.mqtt
         if client is not None:

@@ -26,14 +26,16 @@ connection in the middle of one should resume from the sequence it had before.
 """
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from fanet.server.api import messages
 from fanet.server.api.messages import pilot_at_rest
 from fanet.server.api.updates import PendingUpdate, UpdateCodec
-from fanet.server.live.index import Index
+from fanet.server.live.index import CellIndex, Index
 from fanet.server.live.outbox import ObjectId, OutboxFull
 from fanet.server.live.region import Point, Region, cell_of
 from fanet.server.live.settings import LiveSettings
@@ -44,6 +46,21 @@ from fanet.server.model import Action, Change, Kind, LiveObject, key_of, kind_of
 
 def _nothing(at: float) -> None:
     pass
+
+
+@dataclass(slots=True)
+class FanoutStats:
+    """What routing the change stream cost (``fanet_ws_fanout_*``): the listener times :meth:`Hub.publish`;
+    the hub counts the rest. Candidates per delivery tell how tight the regions' covers are."""
+
+    changes: int = 0
+    """Changes routed."""
+    candidates: int = 0
+    """Clients filed under the cells of a change's position, looked at for it."""
+    deliveries: int = 0
+    """Updates owed to clients (before folding in their outboxes)."""
+    seconds: float = 0.0
+    """Time spent routing (set by the listener)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -76,11 +93,12 @@ class Hub:
         self.settings = settings
         self.codec = codec or UpdateCodec()
         self.waits = Waits()
+        self.stats = FanoutStats()
         """How long updates waited before their batch went out (``fanet_ws_update_wait_seconds``)."""
         self.position = 0
         """The sequence of the last change published (set by :meth:`start`)."""
         self.subscribers: set[Subscriber] = set()
-        self._cells: Index[str] = Index()
+        self._cells = CellIndex()
         self._precisions: dict[int, int] = {}
         """Regions indexed, by the precision of their cells: a change looks its cells up at those only."""
         self._holders: Index[ObjectId] = Index()
@@ -207,10 +225,12 @@ class Hub:
 
     def publish(self, changes: Iterable[Change], now: float) -> None:
         """Route changes (in sequence order; ones already seen are skipped) to the clients that need them."""
+        stats = self.stats
         for change in changes:
             sequence = change.sequence
             if sequence <= self.position:
                 continue
+            stats.changes += 1
             if self._ready:
                 self._resolve_ready(now)
             if self._syncs:
@@ -218,16 +238,23 @@ class Hub:
             variants = _Variants(change, now, self._moving(change))
             obj = change.obj
             cell = cell_of(obj.lat, obj.lon)
-            cells = self._cells
-            for precision in self._precisions:
-                near = cells.get(cell[:precision])
-                if near:
-                    self._visit_all(near, variants, now)
+            oid = variants.oid
+            if variants.point is not None:  # a removal goes to the holders alone (below)
+                cells = self._cells
+                for precision in self._precisions:
+                    group = cells.group(cell[:precision])
+                    if group is None:
+                        continue
+                    if isinstance(group, Subscriber):
+                        stats.candidates += 1
+                        self._visit_all((group,), variants, now)
+                    else:
+                        stats.candidates += len(group) - 1
+                        self._visit_group(group, variants, now)
             # Clients that have the object and whose cells do not hold its new position must hear it left.
             # After every change each live holder's circle holds the object, so while the object stays in
             # one cell its holders were all among the candidates above: only a move to another cell (or a
             # removal, or an object whose last cell is unknown) needs them looked at.
-            oid = variants.oid
             if change.action is Action.REMOVE:
                 self._last_cells.pop(oid, None)
                 moved = True
@@ -270,6 +297,26 @@ class Hub:
             elif oid in subscriber.has:
                 self._deliver(subscriber, oid, Action.REMOVE, variants.get, now)
 
+    def _visit_group(
+        self, group: tuple["Subscriber | array[float]", ...], variants: "_Variants", now: float
+    ) -> None:
+        """:meth:`_visit_all` over a cell's group (:class:`~.index.CellIndex`), with the circles from the
+        group's array and what the clients have from the object's holders: a client outside its circle
+        that does not have the object costs no look at its own objects (see the index's docstring)."""
+        terms = cast("array[float]", group[-1])
+        point, oid, held = cast(Point, variants.point), variants.oid, variants.held(self._holders)
+        lat, lon, cos_lat = point.lat_rad, point.lon_rad, point.cos_lat
+        members = cast(tuple[Subscriber, ...], group)  # zip stops before the terms
+        for subscriber, at in zip(members, range(0, len(terms), 4), strict=False):
+            half_dlat = math.sin((lat - terms[at]) / 2)  # Region.holds, with the terms at hand
+            half_dlon = math.sin((lon - terms[at + 1]) / 2)
+            if half_dlat * half_dlat + terms[at + 2] * cos_lat * half_dlon * half_dlon <= terms[at + 3]:
+                if subscriber.state == "live":
+                    action = Action.UPDATE if id(subscriber) in held else Action.ADD
+                    self._deliver(subscriber, oid, action, variants.get, now)
+            elif id(subscriber) in held and subscriber.state == "live":
+                self._deliver(subscriber, oid, Action.REMOVE, variants.get, now)
+
     def _visit_holders(self, holders: Iterable[Subscriber], variants: "_Variants", now: float) -> None:
         """The clients that have the object, after the cells' clients were visited: those it is not inside
         of now hear that it left (the others were among the cells' clients, or were told already)."""
@@ -292,6 +339,7 @@ class Hub:
     ) -> None:
         """Owe ``subscriber`` an action; an ADD or REMOVE also changes what it has (an UPDATE is for an
         object it has)."""
+        self.stats.deliveries += 1
         if action is Action.ADD:
             self._hold(subscriber, oid)
         elif action is Action.REMOVE:
@@ -412,7 +460,7 @@ class _Variants:
     """One change's updates by action, made when a client first needs each (at most three, and a whole
     twin of a ``moving`` UPDATE for the clients owed it folded with one that was not)."""
 
-    __slots__ = ("change", "made", "moving", "now", "oid", "point")
+    __slots__ = ("_held", "change", "made", "moving", "now", "oid", "point")
 
     def __init__(self, change: Change, now: float, moving: bool = False) -> None:
         self.change = change
@@ -424,6 +472,14 @@ class _Variants:
         obj = change.obj
         self.point = None if change.action is Action.REMOVE else Point.at(obj.lat, obj.lon)
         """Where the object is after the change; ``None`` when it is gone (in no region)."""
+        self._held: frozenset[int] | None = None
+
+    def held(self, holders: Index[ObjectId]) -> frozenset[int]:
+        """The ``id`` of each client that has the object as the change comes (taken once): whether a
+        client has it without touching the client (its ``has`` set would be one more object to fetch)."""
+        if self._held is None:
+            self._held = frozenset(map(id, holders.get(self.oid)))
+        return self._held
 
     def get(self, action: Action, whole: bool = False) -> PendingUpdate:
         moving = self.moving and action is Action.UPDATE

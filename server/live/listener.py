@@ -444,7 +444,9 @@ class UpdatesListener:
             for start in range(0, len(changes), chunk):
                 if start:
                     await trio.lowlevel.checkpoint()
+                started = perf_counter()
                 self.hub.publish(changes[start : start + chunk], self.clock.now())
+                self.hub.stats.seconds += perf_counter() - started
                 self._write_woken()
 
     # --- one connection ----------------------------------------------------------------------------------

@@ -89,6 +89,12 @@ class Region:
         centre = Point.at(lat, lon)
         return cls(circle, precision, cells, centre.lat_rad, centre.lon_rad, centre.cos_lat, haversine_max)
 
+    @property
+    def terms(self) -> tuple[float, float, float, float]:
+        """What :meth:`holds` compares with: the centre's latitude and longitude in radians, the cosine
+        of its latitude, and sin²(r / 2R) (the fan-out keeps them in arrays, see :class:`~.index.CellIndex`)."""
+        return self._lat_rad, self._lon_rad, self._cos_lat, self._haversine_max
+
     def contains(self, lat: float, lon: float) -> bool:
         """Whether a position is in the circle (edge included)."""
         return self.holds(Point.at(lat, lon))

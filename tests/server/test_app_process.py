@@ -202,6 +202,9 @@ async def test_replay_runs_with_the_memory_store_and_no_broker(tmp_path: Path) -
         assert metric(text, 'fanet_frames_received_total{station="local"}') > 0
         assert metric(text, 'fanet_store_up{store="memory"}') == 1
         assert metric(text, 'fanet_ws_update_wait_seconds_bucket{le="+Inf"}') == 0  # no client yet
+        assert metric(text, "fanet_ws_fanout_candidates_total") == 0  # routed, to nobody
+        assert metric(text, "fanet_ws_fanout_deliveries_total") == 0
+        assert "fanet_ws_fanout_changes_total " in text and "fanet_ws_fanout_seconds_total " in text
         assert metric(text, "fanet_event_loop_lag_seconds_count") > 0
         for generation in range(3):  # the process times its collector from the start
             assert f'fanet_gc_seconds_total{{generation="{generation}"}} ' in text

@@ -3,7 +3,6 @@ resubscription and resume — checked against a model of what the client should 
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -259,21 +258,15 @@ def test_a_change_visits_only_the_clients_whose_cells_hold_it() -> None:
     hub = Hub(LiveSettings(freeze_gc=False))
     hub.start(0)
     far_away = [hub.connect(Region.around(10.0, 100.0 + i, 50), as_json=False, now=T0) for i in range(50)]
-    near = hub.connect(REGION, as_json=False, now=T0)
-    for subscriber in [*far_away, near]:
+    near = [hub.connect(REGION, as_json=False, now=T0) for _ in range(3)]
+    for subscriber in [*far_away, *near]:
         hub.finish_sync(hub.begin_sync(subscriber, subscriber.region, 0, respond=False), [], 0, T0)
-    visited: list[Subscriber] = []
-    visit_all = hub._visit_all
-
-    def recording(subscribers: Iterable[Subscriber], *args: Any) -> None:
-        visited.extend(subscribers)
-        visit_all(subscribers, *args)
-
-    hub._visit_all = recording  # type: ignore[method-assign,assignment]
     hub.publish([world.move(1, *INSIDE[0])], T0)
-    assert visited == [near]
-    hub.publish([world.move(1, *INSIDE[1])], T0 + 1)
-    assert visited == [near, near]
+    assert (hub.stats.changes, hub.stats.candidates, hub.stats.deliveries) == (1, 3, 3)
+    hub.publish([world.move(1, *NEAR[0])], T0 + 1)  # in the cells, out of the circle: three REMOVEs
+    assert (hub.stats.changes, hub.stats.candidates, hub.stats.deliveries) == (2, 6, 6)
+    hub.publish([world.move(1, *FAR[0])], T0 + 2)  # nobody's cells: nobody looked at, nobody has it
+    assert (hub.stats.changes, hub.stats.candidates, hub.stats.deliveries) == (3, 6, 6)
 
 
 # --- coalescing, batching, urgency --------------------------------------------------------------
