@@ -30,7 +30,6 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import cast
 
 from fanet.server.api import messages
 from fanet.server.api.messages import pilot_at_rest
@@ -303,19 +302,20 @@ class Hub:
         """:meth:`_visit_all` over a cell's group (:class:`~.index.CellIndex`), with the circles from the
         group's array and what the clients have from the object's holders: a client outside its circle
         that does not have the object costs no look at its own objects (see the index's docstring)."""
-        terms = cast("array[float]", group[-1])
-        point, oid, held = cast(Point, variants.point), variants.oid, variants.held(self._holders)
+        terms: array[float] = group[-1]  # type: ignore[assignment]  # annotations: no call in the hot path
+        point: Point = variants.point  # type: ignore[assignment]  # a removal visits no cell
+        members: tuple[Subscriber, ...] = group  # type: ignore[assignment]  # zip stops before the terms
+        oid, held, make, sin = variants.oid, variants.held(self._holders), variants.get, math.sin
         lat, lon, cos_lat = point.lat_rad, point.lon_rad, point.cos_lat
-        members = cast(tuple[Subscriber, ...], group)  # zip stops before the terms
         for subscriber, at in zip(members, range(0, len(terms), 4), strict=False):
-            half_dlat = math.sin((lat - terms[at]) / 2)  # Region.holds, with the terms at hand
-            half_dlon = math.sin((lon - terms[at + 1]) / 2)
+            half_dlat = sin((lat - terms[at]) / 2)  # Region.holds, with the terms at hand
+            half_dlon = sin((lon - terms[at + 1]) / 2)
             if half_dlat * half_dlat + terms[at + 2] * cos_lat * half_dlon * half_dlon <= terms[at + 3]:
                 if subscriber.state == "live":
                     action = Action.UPDATE if id(subscriber) in held else Action.ADD
-                    self._deliver(subscriber, oid, action, variants.get, now)
+                    self._deliver(subscriber, oid, action, make, now)
             elif id(subscriber) in held and subscriber.state == "live":
-                self._deliver(subscriber, oid, Action.REMOVE, variants.get, now)
+                self._deliver(subscriber, oid, Action.REMOVE, make, now)
 
     def _visit_holders(self, holders: Iterable[Subscriber], variants: "_Variants", now: float) -> None:
         """The clients that have the object, after the cells' clients were visited: those it is not inside
