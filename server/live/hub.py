@@ -92,8 +92,8 @@ class Hub:
         self.settings = settings
         self.codec = codec or UpdateCodec()
         self.waits = Waits()
-        self.stats = FanoutStats()
         """How long updates waited before their batch went out (``fanet_ws_update_wait_seconds``)."""
+        self.stats = FanoutStats()
         self.position = 0
         """The sequence of the last change published (set by :meth:`start`)."""
         self.subscribers: set[Subscriber] = set()

@@ -87,7 +87,9 @@ class CellIndex:
     set were cold, so that a change cost ≈ 90 µs for ≈ 17 candidates and 9 deliveries — half the
     server's CPU beyond ingest (``fanet_ws_fanout_seconds``). With the circles of a group in one array
     a candidate outside its circle costs no object of its own (about half of them: a cover holds twice its
-    circle's area). A single member needs no array: its region is read as before.
+    circle's area). A single member needs no array: its region is read as before. Measured in benchmark
+    runs alternating the two: 103 and 114 µs a change with the plain index, 75 and 80 with this one, for
+    ≈ 0.8 KiB more per client (34.9 KiB in all).
 
     Groups are tuples, rebuilt on every change of membership: O(members) per add or discard, cheap at the
     sizes regions make (a few to a few hundred clients a cell).
