@@ -5,6 +5,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from itertools import pairwise
 from typing import Any, cast
 
 import pytest
@@ -169,6 +170,34 @@ async def test_updates_within_an_interval_arrive_as_one_batch_holding_the_newest
         updates = await next_updates(stream)
         assert [(a, s) for a, s, _ in updates] == [("ADD", 9), ("ADD", 10)]
         assert updates[0][2]["position"]["latitude"] == pytest.approx(46.004)
+
+
+async def test_pings_keep_their_interval_between_batches_written_straight_to_the_socket() -> None:
+    """After every batch the writer re-arms the client's next ping, which is mostly the time armed already
+    (that costs nothing); once that alarm has rung it must be armed again, or the pings would stop."""
+    store = MemoryStore()
+    options = {"batch_interval_s": 0.1, "ping_interval_s": 0.4, "pong_timeout_s": 5.0}
+    async with serving(store, **options) as (url, _), open_updates(url, *HERE, 50) as stream:
+        await next_of(stream, "welcome")
+        started, pings, batches = trio.current_time(), [], 0
+
+        async def moving() -> None:
+            for step in range(1000):
+                await put(store, pilot(1, 46.0 + step * 0.0001, 8.0))
+                await trio.sleep(0.03)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(moving)
+            with trio.move_on_after(2.1):
+                while True:
+                    which = _which(await stream.receive())
+                    if which == "ping":
+                        pings.append(trio.current_time() - started)
+                    batches += which == "batch"
+            nursery.cancel_scope.cancel()
+    assert batches >= 10
+    assert len(pings) >= 4, pings  # at 0.4, 0.8, 1.2, 1.6 and 2.0 s
+    assert all(0.25 < later - earlier < 0.6 for earlier, later in pairwise(pings)), pings
 
 
 @pytest.mark.parametrize("pending", [1, 3, 4, 5, 63, 64, 65, 200, 10_000])
