@@ -2,6 +2,7 @@
 cell's group keeps each member's circle beside it."""
 
 import math
+from array import array
 
 from fanet.server.api.updates import UpdateCodec
 from fanet.server.live.index import SMALL, CellIndex, Index
@@ -61,7 +62,7 @@ def test_a_cell_group_keeps_each_members_circle_beside_it() -> None:
         if len(expected) == 1:
             assert group is expected[0]
         elif expected:
-            assert isinstance(group, tuple)
+            assert isinstance(group, tuple) and isinstance(group[-1], array)
             assert list(group[-1]) == [term for client in expected for term in client.region.terms]
         else:
             assert group is None and len(index) == 0
