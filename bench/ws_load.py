@@ -367,8 +367,8 @@ class Phase:
     loop_lag_ms: dict[str, float] = field(default_factory=dict)
     """fanet: ``fanet_event_loop_lag_seconds`` in the window (bucket bounds): how long steps held the loop."""
     fanout: dict[str, float] = field(default_factory=dict)
-    """fanet: the hub's routing in the window (``fanet_ws_fanout_*``): µs and candidates per change, deliveries
-    per change, and its share of the net CPU (what ``cpu_per_frame_us`` counts)."""
+    """fanet: the hub's routing in the window (``fanet_ws_fanout_*``): its seconds, µs and candidates per
+    change, deliveries per change, and its share of the net CPU (what ``cpu_per_frame_us`` counts)."""
     gc_s: dict[str, float] = field(default_factory=dict)
     """fanet: seconds in the cyclic collector (``fanet_gc_seconds_total``) while idle, connecting and in the
     window."""
@@ -470,14 +470,14 @@ def measure_clients(
     phase.cpu_per_frame_us = net_cpu / max(phase.frames, 1) * 1e6
     phase.gross_cpu_per_frame_us = phase.cpu_window_s / max(phase.frames, 1) * 1e6
     if phase.fanout:
-        phase.fanout["share_of_net_cpu"] = phase.fanout.pop("seconds") / max(net_cpu, 1e-9)
+        phase.fanout["share_of_net_cpu"] = phase.fanout["seconds"] / max(net_cpu, 1e-9)
     errors = [t.first_error for t in tallies if t.first_error]
     phase.first_error = phase.first_error or (errors[0] if errors else "")
     return tallies
 
 
 def fanout_figures(before: str, after: str) -> dict[str, float]:
-    """The hub's routing between two scrapes: per change routed, and its seconds (see ``Phase.fanout``)."""
+    """The hub's routing between two scrapes: its seconds, and per change routed (see ``Phase.fanout``)."""
     delta = {
         name: metric(after, f"fanet_ws_fanout_{name}_total") - metric(before, f"fanet_ws_fanout_{name}_total")
         for name in ("changes", "candidates", "deliveries", "seconds")

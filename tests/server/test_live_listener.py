@@ -173,8 +173,8 @@ async def test_updates_within_an_interval_arrive_as_one_batch_holding_the_newest
 
 
 async def test_pings_keep_their_interval_between_batches_written_straight_to_the_socket() -> None:
-    """After every batch the writer re-arms the client's next ping, which is mostly the time armed already
-    (that costs nothing); once that alarm has rung it must be armed again, or the pings would stop."""
+    """After every batch the writer re-arms the client's next ping: mostly the time armed already, which it
+    skips, and after each ping a new time, which it must set, or the pings would stop."""
     store = MemoryStore()
     options = {"batch_interval_s": 0.1, "ping_interval_s": 0.4, "pong_timeout_s": 5.0}
     async with serving(store, **options) as (url, _), open_updates(url, *HERE, 50) as stream:
