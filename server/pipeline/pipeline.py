@@ -148,7 +148,7 @@ class Pipeline:
         """REMOVE what is gone at ``now``, forget what is no longer needed, and send base-station
         records that are due (stations that heard frames since their last record)."""
         self._dedupe.evict(now)
-        changes = expire(self.world, now, self.settings)
+        changes = expire(self.world, now)
         stations = self._receivers.flush(now)
         self._receivers.forget(now)
         return self._batch(changes, [], stations)

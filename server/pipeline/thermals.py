@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from fanet.proto import Thermal as ThermalReport
 from fanet.server.model import Action, Thermal
+from fanet.server.pipeline.deadlines import Deadlines
 from fanet.server.pipeline.settings import PipelineSettings
 from fanet.server.store.base import distance_km
 
@@ -47,13 +48,15 @@ def _cell(lat: float, lon: float) -> Cell:
 class ThermalMap:
     """The live thermals, indexed by id and by grid cell."""
 
-    __slots__ = ("_cells", "_means", "_settings", "thermals")
+    __slots__ = ("_cells", "_deadlines", "_means", "_settings", "thermals")
 
     def __init__(self, settings: PipelineSettings) -> None:
         self._settings = settings
         self.thermals: dict[int, Thermal] = {}
         self._means: dict[int, _Means] = {}
         self._cells: dict[Cell, set[int]] = {}
+        self._deadlines: Deadlines[int] = Deadlines()
+        """When each thermal is gone (``thermal_gone_after_s`` after its ``last_update``)."""
 
     def report(self, addr: int, report: ThermalReport, time: float) -> tuple[Action, Thermal]:
         """Merge or add one (validated) report; returns ADD or UPDATE and the thermal as it is now."""
@@ -67,7 +70,13 @@ class ThermalMap:
         if thermal is not None:
             del self._means[thermal_id]
             self._unindex(thermal_id, thermal)
+            self._deadlines.discard(thermal_id)
         return thermal
+
+    def expire(self, now: float) -> list[Thermal]:
+        """Remove the thermals gone at ``now`` (no report for ``thermal_gone_after_s``); returns them."""
+        gone = [self.remove(thermal_id) for thermal_id in self._deadlines.due(now)]
+        return [thermal for thermal in gone if thermal is not None]
 
     def restore(self, thermal: Thermal) -> None:
         self.remove(thermal.id)
@@ -148,6 +157,7 @@ class ThermalMap:
         self.thermals[thermal.id] = thermal
         self._means[thermal.id] = means
         self._cells.setdefault(_cell(thermal.lat, thermal.lon), set()).add(thermal.id)
+        self._deadlines.set(thermal.id, thermal.last_update + self._settings.thermal_gone_after_s)
 
     def _unindex(self, thermal_id: int, thermal: Thermal) -> None:
         cell = _cell(thermal.lat, thermal.lon)

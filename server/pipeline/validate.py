@@ -34,6 +34,7 @@ import math
 from collections.abc import Callable
 
 from fanet.server.model import TrackPoint
+from fanet.server.pipeline.deadlines import Deadlines
 from fanet.server.pipeline.settings import PipelineSettings
 from fanet.server.pipeline.stats import Reason
 from fanet.server.store.base import distance_km
@@ -198,11 +199,13 @@ class Standing:
 class Validator:
     """Applies the rules and keeps the standings; time and settings come in, nothing is read."""
 
-    __slots__ = ("_settings", "standings")
+    __slots__ = ("_forget_at", "_settings", "standings")
 
     def __init__(self, settings: PipelineSettings) -> None:
         self._settings = settings
         self.standings: dict[int, Standing] = {}
+        self._forget_at: Deadlines[int] = Deadlines()
+        """When each standing is ``candidate_forget_s`` past its ``seen`` (see :meth:`forget`)."""
 
     def check_report(self, addr: int, station: str, timestamp: float, now: float) -> Reason | None:
         """The checks every report gets: address (against the receiving station) and timestamp. No
@@ -242,7 +245,7 @@ class Validator:
         reason = self.check_values(lat, lon, altitude_m)
         if reason is not None:
             if st is not None:
-                st.seen = now
+                self._seen(addr, st, now)
                 self._penalise(st)
             return reason
         if st is None:
@@ -251,8 +254,9 @@ class Validator:
                 lat, lon, altitude_m, time, now, score, score >= s.appear_score
             )
             st.distress = urgent
+            self._forget_at.set(addr, now + s.candidate_forget_s)
             return None
-        st.seen = now
+        self._seen(addr, st, now)
         if time < st.time - s.reorder_tolerance_s:
             return Reason.OUT_OF_ORDER
         if urgent:
@@ -315,14 +319,25 @@ class Validator:
                 lat, lon, altitude_m, time, time, self._settings.score_max, True
             )
             st.distress = distress
+            self._forget_at.set(addr, time + self._settings.candidate_forget_s)
 
     def forget(self, now: float, on_map: Callable[[int], bool]) -> None:
         """Drop addresses silent for ``candidate_forget_s`` that have nothing on the map (never made it
         there, or were hidden)."""
-        cutoff = now - self._settings.candidate_forget_s
-        stale = [addr for addr, st in self.standings.items() if st.seen < cutoff and not on_map(addr)]
-        for addr in stale:
-            del self.standings[addr]
+        for addr in self._forget_at.due(now):
+            if on_map(addr):  # kept; when it leaves the map unheard (expiry), the sweep drops it
+                self._forget_at.set(addr, now + self._settings.candidate_forget_s)
+            else:
+                del self.standings[addr]
+
+    def drop(self, addr: int) -> None:
+        """Forget an address's standing now (it proves itself again when it is back)."""
+        if self.standings.pop(addr, None) is not None:
+            self._forget_at.discard(addr)
+
+    def _seen(self, addr: int, st: Standing, now: float) -> None:
+        st.seen = now
+        self._forget_at.set(addr, now + self._settings.candidate_forget_s)
 
     def _penalise(self, st: Standing) -> None:
         s = self._settings

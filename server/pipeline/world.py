@@ -41,6 +41,8 @@ from fanet.server.model import (
     TrackPoint,
     WeatherStation,
 )
+from fanet.server.pipeline.deadlines import Deadlines
+from fanet.server.pipeline.expiry import gone_after_s
 from fanet.server.pipeline.settings import PipelineSettings
 from fanet.server.pipeline.stats import Outcome, PipelineStats, Skip
 from fanet.server.pipeline.thermals import ThermalMap
@@ -77,7 +79,10 @@ def clean_name(text: str) -> str:
 _A = TypeVar("_A", Pilot, GroundObject, WeatherStation)
 
 
-def _remove(objects: dict[int, _A], addr: int, time: float, changes: list[PendingChange]) -> None:
+def _remove(
+    objects: dict[int, _A], deadlines: Deadlines[int], addr: int, time: float, changes: list[PendingChange]
+) -> None:
+    deadlines.discard(addr)
     changes.append(PendingChange(_REMOVE, objects.pop(addr), time))
 
 
@@ -90,16 +95,26 @@ def _rename(objects: dict[int, _A], addr: int, name: str, time: float, changes: 
 
 
 class World:
-    """Pilots, ground objects and weather stations by address; thermals by id (in ``thermals``)."""
+    """Pilots, ground objects and weather stations by address; thermals by id (in ``thermals``).
+
+    Each table has its :class:`~.deadlines.Deadlines`: when each object is gone (``*_gone_after_s``
+    after its ``last_update``) and when each name is forgotten, kept as they are written, so that the
+    expiry sweep looks only at what fell due.
+    """
 
     __slots__ = (
         "_ground_speed",
         "_interval",
+        "_settings",
         "_speed",
         "_stats",
         "ground",
+        "ground_deadlines",
+        "name_deadlines",
         "names",
+        "pilot_deadlines",
         "pilots",
+        "station_deadlines",
         "stations",
         "thermals",
         "validator",
@@ -119,6 +134,11 @@ class World:
         self.stations: dict[int, WeatherStation] = {}
         self.names: dict[int, tuple[str, float]] = {}
         """Address → (name, ``now`` when last received)."""
+        self._settings = settings
+        self.pilot_deadlines: Deadlines[int] = Deadlines()
+        self.ground_deadlines: Deadlines[int] = Deadlines()
+        self.station_deadlines: Deadlines[int] = Deadlines()
+        self.name_deadlines: Deadlines[int] = Deadlines()
 
     # --- handlers ----------------------------------------------------------------------------
 
@@ -153,7 +173,7 @@ class World:
             self._release(addr, st, points)
         points.append((addr, point))
         if addr in self.ground:
-            _remove(self.ground, addr, time, changes)
+            _remove(self.ground, self.ground_deadlines, addr, time, changes)
         old = self.pilots.get(addr)
         named = self.names.get(addr)
         pilot = Pilot(
@@ -171,7 +191,7 @@ class World:
             None if old is None else old.battery_pct,
             p.turn_rate_dps,
         )
-        self.pilots[addr] = pilot
+        self._put(self.pilots, self.pilot_deadlines, pilot)
         self._emit(old, pilot, st, time, now, changes, False)
         return None
 
@@ -204,7 +224,7 @@ class World:
         if st.held:
             self._release(addr, st, points)
         if addr in self.pilots:
-            _remove(self.pilots, addr, time, changes)
+            _remove(self.pilots, self.pilot_deadlines, addr, time, changes)
         old = self.ground.get(addr)
         named = self.names.get(addr)
         obj = GroundObject(
@@ -216,7 +236,7 @@ class World:
             time,
             named[0] if named is not None else "" if old is None else old.name,
         )
-        self.ground[addr] = obj
+        self._put(self.ground, self.ground_deadlines, obj)
         # Leaving a distress state is as urgent as entering it: the rescuers want to know.
         self._emit(old, obj, st, time, now, changes, urgent or (old is not None and old.distress))
         return None
@@ -273,7 +293,7 @@ class World:
             p.pressure_hpa,
             p.battery_pct,
         )
-        self.stations[addr] = weather
+        self._put(self.stations, self.station_deadlines, weather)
         self._emit(old, weather, st, time, now, changes, False)
         return None
 
@@ -293,7 +313,7 @@ class World:
         text = clean_name(p.name)
         if not text:
             return Skip.EMPTY_NAME
-        self.names[addr] = (text, now)
+        self._put_name(addr, text, now)
         time = timestamp if timestamp < now else now
         _rename(self.pilots, addr, text, time, changes)
         _rename(self.ground, addr, text, time, changes)
@@ -330,30 +350,41 @@ class World:
             self.thermals.restore(obj)
             return
         if isinstance(obj, Pilot):
-            self.pilots[obj.addr] = obj
+            self._put(self.pilots, self.pilot_deadlines, obj)
             altitude: int | None = obj.altitude_m
         elif isinstance(obj, GroundObject):
-            self.ground[obj.addr] = obj
+            self._put(self.ground, self.ground_deadlines, obj)
             altitude = None
         else:
-            self.stations[obj.addr] = obj
+            self._put(self.stations, self.station_deadlines, obj)
             altitude = None
         distress = isinstance(obj, GroundObject) and obj.distress
         self.validator.restore(obj.addr, obj.lat, obj.lon, altitude, obj.last_update, distress)
         known = self.names.get(obj.addr)
         if obj.name and (known is None or known[1] < obj.last_update):
-            self.names[obj.addr] = (obj.name, obj.last_update)
+            self._put_name(obj.addr, obj.name, obj.last_update)
 
     def on_map(self, addr: int) -> bool:
         return addr in self.pilots or addr in self.ground or addr in self.stations
 
     def _hide(self, addr: int, time: float, changes: list[PendingChange]) -> None:
         if addr in self.pilots:
-            _remove(self.pilots, addr, time, changes)
+            _remove(self.pilots, self.pilot_deadlines, addr, time, changes)
         if addr in self.ground:
-            _remove(self.ground, addr, time, changes)
+            _remove(self.ground, self.ground_deadlines, addr, time, changes)
         if addr in self.stations:
-            _remove(self.stations, addr, time, changes)
+            _remove(self.stations, self.station_deadlines, addr, time, changes)
+
+    # --- what is written, with when it is gone -----------------------------------------------
+    # (A rename or a battery level keeps ``last_update`` and the ground type: the deadline stays.)
+
+    def _put(self, objects: dict[int, _A], deadlines: Deadlines[int], obj: _A) -> None:
+        objects[obj.addr] = obj
+        deadlines.set(obj.addr, obj.last_update + gone_after_s(obj, self._settings))
+
+    def _put_name(self, addr: int, name: str, heard: float) -> None:
+        self.names[addr] = (name, heard)
+        self.name_deadlines.set(addr, heard + self._settings.name_memory_s)
 
     # --- helpers -----------------------------------------------------------------------------
 
