@@ -91,6 +91,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def cpu_wait_seconds(pid: int) -> float:
+    """How long a process's main thread has been ready to run but waiting for a CPU
+    (``/proc/<pid>/schedstat``, the run queue's delay); NaN where the kernel does not keep it."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return math.nan
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory (``VmRSS`` of ``/proc/<pid>/status``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -333,6 +342,9 @@ class Phase:
     window_s: float = 0.0
     cpu_window_s: float = 0.0
     cpu_share: float = 0.0
+    cpu_wait_share: float = math.nan
+    """Share of the window the server was ready to run but waited for a CPU: the machine's contention
+    (the load generator, the broker and the publisher share it), which the delays include."""
     frames: int = 0
     frames_per_client_s: float = 0.0
     updates_per_frame: float = math.nan
@@ -435,9 +447,9 @@ def measure_clients(
         gc1 = sum(phase.gc_after_connect["seconds"])
         phase.gc_s["connect"] = gc1 - gc0
     clients.send("start")
-    cpu0, t0 = cpu_seconds(pid), now()
+    cpu0, wait0, t0 = cpu_seconds(pid), cpu_wait_seconds(pid), now()
     time.sleep(args.duration)
-    cpu1, t1 = cpu_seconds(pid), now()
+    cpu1, wait1, t1 = cpu_seconds(pid), cpu_wait_seconds(pid), now()
     if ingest is not None:
         after = scrape(ingest.http_port)
         phase.server_wait_ms = bucket_percentiles(before, after, "fanet_ws_update_wait_seconds")
@@ -454,6 +466,7 @@ def measure_clients(
     phase.window_s = t1 - t0
     phase.cpu_window_s = cpu1 - cpu0
     phase.cpu_share = phase.cpu_window_s / phase.window_s
+    phase.cpu_wait_share = (wait1 - wait0) / phase.window_s
     phase.clients_closed_early = sum(t.closed_early for t in tallies)
     phase.frames = sum(t.frames for t in tallies)
     phase.frames_per_client_s = phase.frames / max(phase.clients_connected, 1) / phase.window_s
@@ -670,6 +683,7 @@ def print_table(report: dict[str, Any]) -> None:
         ("ingest behind after connect", lambda p: f"{p['behind_after_connect_s']:.1f} s"),
         ("ingest behind at end", lambda p: f"{p['behind_at_end_s']:.1f} s"),
         ("server CPU with clients", lambda p: f"{p['cpu_share']:.0%}"),
+        ("server waiting for a CPU", lambda p: f"{p['cpu_wait_share']:.0%}"),
         ("frames per client per s", lambda p: f"{p['frames_per_client_s']:.2f}"),
         ("CPU per client frame (net)", lambda p: f"{p['cpu_per_frame_us']:.0f} µs"),
         ("CPU per client frame (gross)", lambda p: f"{p['gross_cpu_per_frame_us']:.0f} µs"),

@@ -1,10 +1,9 @@
 """Keys filed by deadline, so that a sweep finds what fell due without looking at anything else.
 
-The expiry sweep used to ask every object, standing and name whether its time had come. With 10,000
-addresses (pilots, standings, names and thermals; ``bench/pipeline.py``'s world) that took 9–15 ms every
-2 s, and up to 45 ms of CPU in a server with 10,000 WebSocket clients: each object a cache miss, and the
-longest step on the event loop (a Trio instrument in ``bench/ws_load.py``'s run). Filed by deadline, the
-same sweep takes 0.05–0.2 ms. The price is paid as objects are written: 0.2 µs a write while the
+The expiry sweep used to ask every object, standing and name whether its time had come: 6.4 ms every
+2 s with ``bench/pipeline.py``'s 10,000 addresses, and up to 45 ms of CPU in a server with 10,000
+WebSocket clients, where each object was a cache miss (the longest step on the event loop, by a Trio
+instrument during ``bench/ws_load.py``). Filed by deadline, the same sweep takes 0.008 ms. The price is paid as objects are written: 0.2 µs a write while the
 deadline stays within its bucket, 0.6 µs when it moves to another; the pipeline took 10.9 µs a frame
 instead of 10.1 (three alternating runs of ``bench/pipeline.py``, sweeps included): ≈ 0.2 % of a core
 at 2,000 frames/s.
