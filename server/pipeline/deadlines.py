@@ -3,10 +3,10 @@
 The expiry sweep used to ask every object, standing and name whether its time had come: 6.4 ms every
 2 s with ``bench/pipeline.py``'s 10,000 addresses, and up to 45 ms of CPU in a server with 10,000
 WebSocket clients, where each object was a cache miss (the longest step on the event loop, by a Trio
-instrument during ``bench/ws_load.py``). Filed by deadline, the same sweep takes 0.008 ms. The price is paid as objects are written: 0.2 µs a write while the
-deadline stays within its bucket, 0.6 µs when it moves to another; the pipeline took 10.9 µs a frame
-instead of 10.1 (three alternating runs of ``bench/pipeline.py``, sweeps included): ≈ 0.2 % of a core
-at 2,000 frames/s.
+instrument during ``bench/ws_load.py``). Filed by deadline, the same sweep takes 0.008 ms. The price is
+paid as objects are written: 0.2 µs a write while the deadline stays within its bucket, 0.6 µs when it
+moves to another; the pipeline took 10.9 µs a frame instead of 10.1 (three alternating runs of
+``bench/pipeline.py``, sweeps included): ≈ 0.2 % of a core at 2,000 frames/s.
 """
 
 import heapq
@@ -29,7 +29,8 @@ class Deadlines(Generic[K]):
     def __init__(self) -> None:
         self._at: dict[K, float] = {}
         self._buckets: dict[float, set[K]] = {}
-        """The keys whose deadline falls within a span (``deadline // SPAN_S``, a whole float: no call to floor it)."""
+        """The keys whose deadline falls within a span, by ``deadline // SPAN_S`` (a whole float: the
+        floor without a call)."""
         self._spans: list[float] = []
         """The buckets' spans, a heap (a bucket emptied by :meth:`set` or :meth:`discard` stays until
         its span has passed)."""
