@@ -254,7 +254,7 @@ class Validator:
                 lat, lon, altitude_m, time, now, score, score >= s.appear_score
             )
             st.distress = urgent
-            self._forget_at.set(addr, now + s.candidate_forget_s)
+            self._file(addr, now)
             return None
         self._seen(addr, st, now)
         if time < st.time - s.reorder_tolerance_s:
@@ -319,14 +319,14 @@ class Validator:
                 lat, lon, altitude_m, time, time, self._settings.score_max, True
             )
             st.distress = distress
-            self._forget_at.set(addr, time + self._settings.candidate_forget_s)
+            self._file(addr, time)
 
     def forget(self, now: float, on_map: Callable[[int], bool]) -> None:
         """Drop addresses silent for ``candidate_forget_s`` that have nothing on the map (never made it
         there, or were hidden)."""
         for addr in self._forget_at.due(now):
             if on_map(addr):  # kept; when it leaves the map unheard (expiry), the sweep drops it
-                self._forget_at.set(addr, now + self._settings.candidate_forget_s)
+                self._file(addr, now)
             else:
                 del self.standings[addr]
 
@@ -337,7 +337,11 @@ class Validator:
 
     def _seen(self, addr: int, st: Standing, now: float) -> None:
         st.seen = now
-        self._forget_at.set(addr, now + self._settings.candidate_forget_s)
+        self._file(addr, now)
+
+    def _file(self, addr: int, seen: float) -> None:
+        """File the standing to be forgotten ``candidate_forget_s`` after ``seen`` (see :meth:`forget`)."""
+        self._forget_at.set(addr, seen + self._settings.candidate_forget_s)
 
     def _penalise(self, st: Standing) -> None:
         s = self._settings
